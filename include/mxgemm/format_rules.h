@@ -63,7 +63,7 @@ MXGEMM_HD uint8_t e8m0_rceil(float amax) {
   const uint32_t exp = (bits >> 23) & 0xffu;
   const uint32_t mant = bits & 0x7fffffu;
   if (exp == 0xffu) return 0xfe;                       // amax = +Inf
-  if (exp == 0u) return mant > 0x200000u ? 1 : 0;      // subnormal s: 2^-127 is mantissa 0x200000
+  if (exp == 0u) return mant > 0x400000u ? 1 : 0;      // subnormal s: 2^-127 is mantissa 0x400000 (bits 0x00400000)
   return static_cast<uint8_t>(exp + ((mant != 0u && exp < 254u) ? 1u : 0u));
 }
 
