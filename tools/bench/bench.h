@@ -19,6 +19,7 @@ struct BenchRow {
   std::map<std::string, double> peers;  // name -> µs, measured in the same run
   std::map<std::string, double> extra;  // TFLOP/s, GB/s, speedups, ...
   bool verified = false;               // output checked against the CPU reference in this run
+  std::string note;                    // why a column or the row was not run, fallbacks used ("" when none)
 };
 
 struct BenchContext {
