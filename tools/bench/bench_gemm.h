@@ -1,0 +1,44 @@
+// mxgemm-bench "gemm" mode: mxgemm::fp8_gemm_nt per output format against cuBLASLt (same recipe, BF16 out) and
+// cuBLASLt + mxgemm::quantize (the unfused pipeline), at the dense shapes of ../shared/PEERS.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+#include "mxgemm/mxgemm.h"
+
+namespace mxgemm::bench {
+
+struct GemmShape {
+  int64_t M = 0, N = 0, K = 0;
+};
+
+struct OutFormatChoice {
+  std::string name;  // "bf16", "mxfp8", "mxfp8_blocked", "mxfp8_floor", "g128_fp32", "g128_ue8m0"
+  OutFormat format = OutFormat::kBF16;
+  ScaleRule rule = ScaleRule::kRCEIL;
+  ScaleLayout layout = ScaleLayout::kCompact;
+};
+
+// The dense shapes of PEERS.md, in its order.
+std::vector<GemmShape> peers_dense_shapes();
+// All output formats above, in that order.
+std::vector<OutFormatChoice> all_out_formats();
+// Parses one format name; false if unknown.
+bool parse_out_format(const std::string& name, OutFormatChoice* out);
+
+// One row per (shape, format), plus two ceiling rows first (op "ceiling_copy": extra copy_TBps; op
+// "ceiling_cublaslt_fp8": 8192^3, extra tflops) unless `ceilings` is false. A configuration mxgemm does not run
+// yet (kNotImplemented, ...) gives a row with mxgemm_us = NaN (JSON null) and a note; peers are still timed.
+// `peer_log`, if given, receives the cuBLASLt calibration log (operand order, scale layouts, errors).
+std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<GemmShape>& shapes,
+                                 const std::vector<OutFormatChoice>& formats, bool ceilings = true,
+                                 std::string* peer_log = nullptr);
+
+// Lower bound on the time of the fused op (µs): max(FLOPs / 1979 TFLOP/s, fewest bytes / 3.0 TB/s), the H100
+// numbers of PEERS.md. Also reports the fewest bytes.
+double gemm_floor_us(const GemmShape& s, const OutFormatChoice& f, double* bytes = nullptr);
+
+}  // namespace mxgemm::bench
