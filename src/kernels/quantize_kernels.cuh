@@ -1,0 +1,461 @@
+// Standalone quantizer kernels (issue 4): BF16 / FP32 [M, N] -> e4m3 + scales in every format of FORMAT.md §2,
+// rowwise (groups along N) and columnwise (output = quantize(x^T), groups along M), plus the SFA row-major ->
+// MN-major transform. Every rule comes from mxgemm/format_rules.h; the kernels only move bytes and call the rules.
+//
+// Structure (epilogue-like policies, no format if-chains in the hot loop):
+//   input policy  InBF16 / InFP32          16-element chunks: raw 16-byte loads -> FP32 values
+//   format policy MxFp8<Rule, Layout>,     kGroup, make(amax) -> {stored scale, element multiplier}, store(...)
+//                 G128Fp32, G128Ue8m0
+// Rowwise: one thread per 16 consecutive elements of a row (2 x / 4 x 16-byte loads, one 16-byte e4m3 store); a
+//   group is 2 (mxfp8) or 8 (g128) neighbouring lanes, amax reduced with shfl_xor. A warp owns 512 consecutive
+//   elements of one row per work item; kUnroll items are loaded before any is processed (bytes in flight); the
+//   grid is persistent (SMs x occupancy), warps striding over items.
+// Columnwise: 128 (M) x 64 (N) tiles through shared memory (FP32, transposed, XOR-swizzled 16-byte chunks so
+//   that both the scalar transposing stores and the 16-byte reads are conflict-free for bf16), the next tile's
+//   global loads issued before the current tile is quantized. Then one thread per 16 consecutive output elements
+//   (= 16 consecutive m of one column n), exactly as rowwise.
+// blocked128x4 padding bytes (rows >= rows, columns >= scale cols) are written 0 by the same launch.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/quantize_launch.h"
+#include "kernels/quantize_ptx.cuh"
+#include "mxgemm/format_rules.h"
+#include "mxgemm/mxgemm.h"
+#include "ptx/cvt.cuh"
+
+namespace mxgemm::kernels::quant {
+
+// ------------------------------------------------------------------------------------------------------------
+// Input policies: a chunk of 16 consecutive elements as raw 32-bit words.
+struct InBF16 {
+  using T = uint16_t;
+  static constexpr int kVecElems = 8;  // per 16-byte vector
+  static constexpr int kWords = kChunk / 2;
+  __device__ __forceinline__ static float get(const uint32_t (&w)[kWords], int j) {
+    const uint32_t word = w[j / 2];
+    return __uint_as_float((j & 1) ? (word & 0xffff0000u) : (word << 16));
+  }
+  __device__ __forceinline__ static float to_float(T v) { return __uint_as_float(static_cast<uint32_t>(v) << 16); }
+  __device__ __forceinline__ static void set(uint32_t (&w)[kWords], int j, T v) {
+    if (j & 1) w[j / 2] |= static_cast<uint32_t>(v) << 16;
+    else w[j / 2] = v;
+  }
+};
+struct InFP32 {
+  using T = float;
+  static constexpr int kVecElems = 4;
+  static constexpr int kWords = kChunk;
+  __device__ __forceinline__ static float get(const uint32_t (&w)[kWords], int j) { return __uint_as_float(w[j]); }
+  __device__ __forceinline__ static float to_float(T v) { return v; }
+  __device__ __forceinline__ static void set(uint32_t (&w)[kWords], int j, T v) { w[j] = __float_as_uint(v); }
+};
+
+// 16 consecutive elements starting at p, `valid` of them in bounds (<= 0: none). Out-of-bounds elements read as
+// +0, which never changes an fmaxf amax that starts at 0.
+template <class In>
+__device__ __forceinline__ void load_chunk(uint32_t (&w)[In::kWords], const typename In::T* p, int64_t valid,
+                                           bool vec_ok) {
+  if (vec_ok && valid >= kChunk) {
+#pragma unroll
+    for (int i = 0; i < In::kWords / 4; ++i) {
+      const uint4 v = ptx::ld_global_nc_v4(p + i * In::kVecElems);
+      w[4 * i + 0] = v.x;
+      w[4 * i + 1] = v.y;
+      w[4 * i + 2] = v.z;
+      w[4 * i + 3] = v.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < In::kWords; ++i) w[i] = 0u;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      if (j < valid) In::set(w, j, p[j]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Format policies.
+struct ScaleDst {
+  void* p;
+  int64_t ld;    // compact: bytes per scale row; MN-major: pad(rows, 4)
+  int64_t cols;  // scale columns (blocked128x4 tiling)
+};
+
+template <ScaleRule kRule, ScaleLayout kLayout>
+struct MxFp8 {
+  static constexpr int kGroup = rules::kMxGroup;
+  static constexpr bool kBlocked = kLayout == ScaleLayout::kBlocked128x4;
+  struct Scale {
+    uint8_t byte;
+    float mult;
+  };
+  __device__ __forceinline__ static Scale make(float amax) {
+    const uint8_t b = kRule == ScaleRule::kRCEIL ? rules::e8m0_rceil(amax) : rules::e8m0_floor(amax);
+    return {b, rules::e8m0_multiplier(b)};
+  }
+  __device__ __forceinline__ static void store(const ScaleDst& d, int64_t row, int64_t group, const Scale& s) {
+    const int64_t off = kBlocked ? rules::blocked128x4_offset(row, group, d.cols) : row * d.ld + group;
+    static_cast<uint8_t*>(d.p)[off] = s.byte;
+  }
+};
+
+struct G128Fp32 {
+  static constexpr int kGroup = rules::kG128Group;
+  static constexpr bool kBlocked = false;
+  struct Scale {
+    float value;
+    float mult;
+  };
+  __device__ __forceinline__ static Scale make(float amax) {
+    const rules::G128Fp32Scale s = rules::g128_fp32_scale(amax);
+    return {s.scale, s.reciprocal};
+  }
+  __device__ __forceinline__ static void store(const ScaleDst& d, int64_t row, int64_t group, const Scale& s) {
+    static_cast<float*>(d.p)[group * d.ld + row] = s.value;
+  }
+};
+
+struct G128Ue8m0 {
+  static constexpr int kGroup = rules::kG128Group;
+  static constexpr bool kBlocked = false;
+  struct Scale {
+    float value;
+    float mult;
+  };
+  __device__ __forceinline__ static Scale make(float amax) {
+    const uint8_t b = rules::e8m0_rceil(amax);
+    return {rules::e8m0_value(b), rules::e8m0_multiplier(b)};
+  }
+  __device__ __forceinline__ static void store(const ScaleDst& d, int64_t row, int64_t group, const Scale& s) {
+    static_cast<float*>(d.p)[group * d.ld + row] = s.value;
+  }
+};
+
+// ------------------------------------------------------------------------------------------------------------
+// Shared pieces.
+
+// Quantize one chunk held as 16 FP32 values by a lane; the group spans kGroup/16 neighbouring lanes (all lanes of
+// the warp call this together). Writes the 16 e4m3 bytes (`valid` of them) at q and, from the group's first lane,
+// the scale of (row, group).
+template <class Pol>
+__device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t* q, int64_t valid, bool out_vec,
+                                               const ScaleDst& sd, int64_t row, int64_t group, bool first_lane) {
+  constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
+  float amax = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kChunk; ++j) amax = rules::amax_step(amax, v[j]);
+#pragma unroll
+  for (int o = 1; o < kLanesPerGroup; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const typename Pol::Scale s = Pol::make(amax);
+  uint4 packed;
+  packed.x = ptx::cvt_e4m3x4_satfinite(v[0] * s.mult, v[1] * s.mult, v[2] * s.mult, v[3] * s.mult);
+  packed.y = ptx::cvt_e4m3x4_satfinite(v[4] * s.mult, v[5] * s.mult, v[6] * s.mult, v[7] * s.mult);
+  packed.z = ptx::cvt_e4m3x4_satfinite(v[8] * s.mult, v[9] * s.mult, v[10] * s.mult, v[11] * s.mult);
+  packed.w = ptx::cvt_e4m3x4_satfinite(v[12] * s.mult, v[13] * s.mult, v[14] * s.mult, v[15] * s.mult);
+  if (valid <= 0) return;
+  if (out_vec && valid >= kChunk) {
+    ptx::st_global_v4(q, packed);
+  } else {
+    const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      if (j < valid) q[j] = static_cast<uint8_t>(words[j / 4] >> (8 * (j % 4)));
+    }
+  }
+  if (first_lane) Pol::store(sd, row, group, s);
+}
+
+// Zero the padding bytes of a blocked128x4 scale buffer for a [rows, scale_cols] scale matrix: columns
+// [scale_cols, pad(scale_cols, 4)) of the real rows, then rows [rows, pad(rows, 128)). Grid-strided.
+__device__ __forceinline__ void zero_blocked_padding(uint8_t* s, int64_t rows, int64_t scale_cols) {
+  const int64_t cols_p = (scale_cols + 3) / 4 * 4;
+  const int64_t rows_p = (rows + 127) / 128 * 128;
+  const int64_t extra_c = cols_p - scale_cols;
+  const int64_t a = rows * extra_c;
+  const int64_t total = a + (rows_p - rows) * cols_p;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    int64_t r, c;
+    if (i < a) {
+      r = i / extra_c;
+      c = scale_cols + (i - r * extra_c);
+    } else {
+      const int64_t k = i - a;
+      r = rows + k / cols_p;
+      c = k % cols_p;
+    }
+    s[rules::blocked128x4_offset(r, c, scale_cols)] = 0;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Rowwise: out [M, N], groups along N.
+template <class In, class Pol, int kUnroll>
+__global__ void __launch_bounds__(kThreads, 3) quantize_rowwise_kernel(const QuantParams p) {
+  static_assert(Pol::kGroup % kChunk == 0 && kWarpSpan % Pol::kGroup == 0, "groups must tile a warp's span");
+  constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
+  using T = typename In::T;
+  const T* __restrict__ x = static_cast<const T*>(p.x);
+  const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
+  const int lane = static_cast<int>(threadIdx.x & 31u);
+  const uint32_t segs_per_row = static_cast<uint32_t>((p.N + kWarpSpan - 1) / kWarpSpan);
+  const uint32_t items = static_cast<uint32_t>(p.M) * segs_per_row;  // host checks this fits
+  const uint32_t warp = (blockIdx.x * kThreads + threadIdx.x) >> 5;
+  const uint32_t nwarps = gridDim.x * (kThreads / 32);
+  const bool first_lane = (lane % kLanesPerGroup) == 0;
+
+  for (uint32_t base = warp * kUnroll; base < items; base += nwarps * kUnroll) {
+    uint32_t w[kUnroll][In::kWords];
+    uint32_t row[kUnroll], col[kUnroll];
+    int valid[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      const uint32_t item = base + k;
+      row[k] = item / segs_per_row;
+      col[k] = (item - row[k] * segs_per_row) * kWarpSpan + lane * kChunk;
+      const int64_t left = p.N - col[k];
+      valid[k] = item < items ? static_cast<int>(left < kChunk ? left : kChunk) : 0;
+      load_chunk<In>(w[k], x + (item < items ? static_cast<int64_t>(row[k]) * p.ldx + col[k] : 0), valid[k],
+                     p.in_vec);
+    }
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      float v[kChunk];
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) v[j] = In::get(w[k], j);
+      quantize_chunk<Pol>(v, p.q + static_cast<int64_t>(row[k]) * p.ldq + col[k], valid[k], p.out_vec, sd, row[k],
+                          col[k] / Pol::kGroup, first_lane);
+    }
+  }
+  if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Columnwise: out [N, M] = quantize(x^T), groups along M. Tiles of kTileM (input rows, = output columns) x kTileN
+// (input columns, = output rows).
+inline constexpr int kTileM = 128;
+inline constexpr int kTileN = 64;
+
+// Word offset in the transposed FP32 tile sT[n][m] (row n holds kTileM floats = 32 chunks of 4). The 16-byte
+// chunk index q = m/4 is XOR-swizzled in its low 3 bits by (q/4) (spreads the 8 chunk-threads of a row) and by the
+// column's input vector index (spreads the lanes that store one input row).
+template <class In>
+__device__ __forceinline__ int smem_word(int n, int m) {
+  const int qc = m >> 2;
+  const int sw = qc ^ ((qc >> 2) & 7) ^ ((n / In::kVecElems) & 7);
+  return n * kTileM + sw * 4 + (m & 3);
+}
+
+template <class In, class Pol>
+__global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const QuantParams p) {
+  static_assert(kTileM % Pol::kGroup == 0, "a tile holds whole groups along M");
+  constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
+  constexpr int kLanesPerRow = kTileN / In::kVecElems;     // lanes loading one input row segment
+  constexpr int kRowsPerPass = kThreads / kLanesPerRow;
+  constexpr int kPasses = kTileM / kRowsPerPass;
+  constexpr int kChunksPerCol = kTileM / kChunk;            // 8 chunk-threads per output row of the tile
+  constexpr int kColsPerPass = kThreads / kChunksPerCol;    // 32
+  constexpr int kColPasses = kTileN / kColsPerPass;         // 2
+  using T = typename In::T;
+  __shared__ __align__(16) float sT[kTileN * kTileM];
+
+  const T* __restrict__ x = static_cast<const T*>(p.x);
+  const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t tiles_m = (p.M + kTileM - 1) / kTileM;
+  const int64_t tiles = tiles_m * ((p.N + kTileN - 1) / kTileN);
+  // load-phase coordinates
+  const int lr = tid / kLanesPerRow;
+  const int ln = (tid % kLanesPerRow) * In::kVecElems;
+  // compute-phase coordinates
+  const int cc = tid % kChunksPerCol;
+  const int cn = tid / kChunksPerCol;
+  const bool first_lane = (cc % kLanesPerGroup) == 0;
+
+  uint32_t w[kPasses][In::kVecElems * sizeof(T) / 4];
+  auto load_tile = [&](int64_t tile) {
+    const int64_t m0 = (tile % tiles_m) * kTileM;
+    const int64_t n0 = (tile / tiles_m) * kTileN;
+    const int64_t n = n0 + ln;
+    const int64_t valid_n = p.N - n;
+#pragma unroll
+    for (int s = 0; s < kPasses; ++s) {
+      const int64_t m = m0 + lr + s * kRowsPerPass;
+      const T* src = x + (m < p.M ? m * p.ldx + n : 0);
+      if (m < p.M && valid_n >= In::kVecElems && p.in_vec) {
+        const uint4 v = ptx::ld_global_nc_v4(src);
+        w[s][0] = v.x;
+        w[s][1] = v.y;
+        w[s][2] = v.z;
+        w[s][3] = v.w;
+      } else {
+        uint32_t t[In::kWords] = {};
+#pragma unroll
+        for (int j = 0; j < In::kVecElems; ++j) {
+          if (m < p.M && j < valid_n) In::set(t, j, src[j]);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) w[s][i] = t[i];
+      }
+    }
+  };
+
+  int64_t tile = blockIdx.x;
+  if (tile < tiles) load_tile(tile);
+  for (; tile < tiles; tile += gridDim.x) {
+    __syncthreads();  // the previous tile's reads of sT are done
+#pragma unroll
+    for (int s = 0; s < kPasses; ++s) {
+      const int m = lr + s * kRowsPerPass;
+#pragma unroll
+      for (int j = 0; j < In::kVecElems; ++j) {
+        uint32_t t[In::kWords] = {};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) t[i] = w[s][i];
+        sT[smem_word<In>(ln + j, m)] = In::get(t, j);
+      }
+    }
+    __syncthreads();
+    const int64_t m0 = (tile % tiles_m) * kTileM;
+    const int64_t n0 = (tile / tiles_m) * kTileN;
+    if (tile + gridDim.x < tiles) load_tile(tile + gridDim.x);  // in flight while this tile is quantized
+
+#pragma unroll
+    for (int s = 0; s < kColPasses; ++s) {
+      const int nl = cn + s * kColsPerPass;
+      float v[kChunk];
+#pragma unroll
+      for (int k = 0; k < kChunk / 4; ++k) {
+        const float4 f = *reinterpret_cast<const float4*>(&sT[smem_word<In>(nl, cc * kChunk + 4 * k)]);
+        v[4 * k + 0] = f.x;
+        v[4 * k + 1] = f.y;
+        v[4 * k + 2] = f.z;
+        v[4 * k + 3] = f.w;
+      }
+      const int64_t orow = n0 + nl;          // output row (input column)
+      const int64_t ocol = m0 + cc * kChunk;  // output column (input row)
+      const int64_t valid = orow < p.N ? p.M - ocol : 0;
+      quantize_chunk<Pol>(v, p.q + (orow < p.N ? orow * p.ldq + ocol : 0), valid, p.out_vec, sd, orow,
+                          ocol / Pol::kGroup, first_lane);
+    }
+  }
+  if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// SFA transform: src row-major [M, kblocks] (row stride ld_src) -> dst [kblocks, ldm = pad(M,4)], padding rows
+// (m in [M, ldm)) written 0. 32x32 tiles through shared memory; block (32, 8).
+template <int kUnused = 0>
+__global__ void __launch_bounds__(256) sfa_to_mn_major_kernel(const float* __restrict__ src, int64_t M,
+                                                              int64_t kblocks, int64_t ld_src,
+                                                              float* __restrict__ dst, int64_t ldm) {
+  __shared__ float tile[32][33];
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * 32;
+  const int64_t k0 = static_cast<int64_t>(blockIdx.y) * 32;
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+#pragma unroll
+  for (int i = 0; i < 32; i += 8) {
+    const int64_t m = m0 + ty + i, k = k0 + tx;
+    tile[ty + i][tx] = (m < M && k < kblocks) ? src[m * ld_src + k] : 0.0f;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 32; i += 8) {
+    const int64_t k = k0 + ty + i, m = m0 + tx;
+    if (k < kblocks && m < ldm) dst[k * ldm + m] = tile[tx][ty + i];
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Launch helpers (host). grid_cap: the persistent grid's block count (SMs x resident blocks), computed by the
+// caller; unroll: rowwise work items per warp iteration (1, 2 or 4).
+template <class In, class Pol, int kUnroll>
+cudaError_t launch_rowwise_unrolled(const QuantParams& p, int grid_cap, cudaStream_t stream) {
+  const int64_t segs = (p.N + kWarpSpan - 1) / kWarpSpan;
+  const int64_t warp_iters = (p.M * segs + kUnroll - 1) / kUnroll;
+  int64_t blocks = (warp_iters + kThreads / 32 - 1) / (kThreads / 32);
+  if (blocks > grid_cap) blocks = grid_cap;
+  if (blocks < 1) blocks = 1;
+  quantize_rowwise_kernel<In, Pol, kUnroll><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <class In, class Pol, int kUnroll>
+int rowwise_blocks_per_sm() {
+  static const int occ = [] {
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, quantize_rowwise_kernel<In, Pol, kUnroll>, kThreads, 0) !=
+        cudaSuccess) {
+      (void)cudaGetLastError();
+      n = 4;
+    }
+    return n < 1 ? 1 : n;
+  }();
+  return occ;
+}
+
+template <class In, class Pol>
+int colwise_blocks_per_sm() {
+  static const int occ = [] {
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, quantize_colwise_kernel<In, Pol>, kThreads, 0) !=
+        cudaSuccess) {
+      (void)cudaGetLastError();
+      n = 2;
+    }
+    return n < 1 ? 1 : n;
+  }();
+  return occ;
+}
+
+// waves: persistent grid = num_sms x occupancy x waves (waves = 0: one block per work unit, no grid cap).
+template <class In, class Pol>
+cudaError_t launch_rowwise(const QuantParams& p, int num_sms, int unroll, int waves, cudaStream_t stream) {
+  auto cap = [&](int occ) { return waves <= 0 ? 0x7fffffff : num_sms * occ * waves; };
+  switch (unroll) {
+    case 1: return launch_rowwise_unrolled<In, Pol, 1>(p, cap(rowwise_blocks_per_sm<In, Pol, 1>()), stream);
+    case 4:
+      if constexpr (sizeof(typename In::T) == 2) {  // FP32 input: 4 items would not fit the register budget
+        return launch_rowwise_unrolled<In, Pol, 4>(p, cap(rowwise_blocks_per_sm<In, Pol, 4>()), stream);
+      }
+      [[fallthrough]];
+    default: return launch_rowwise_unrolled<In, Pol, 2>(p, cap(rowwise_blocks_per_sm<In, Pol, 2>()), stream);
+  }
+}
+
+template <class In, class Pol>
+cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
+  const int64_t tiles = ((p.M + kTileM - 1) / kTileM) * ((p.N + kTileN - 1) / kTileN);
+  int64_t blocks = tiles;
+  if (waves > 0) {
+    const int64_t cap = static_cast<int64_t>(num_sms) * colwise_blocks_per_sm<In, Pol>() * waves;
+    if (blocks > cap) blocks = cap;
+  }
+  if (blocks > 0x7fffffff) blocks = 0x7fffffff;
+  if (blocks < 1) blocks = 1;
+  quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+// Format dispatch: calls f.template operator()<Pol>() for the policy of `out` (validated already).
+template <class F>
+cudaError_t dispatch_format(const OutputSpec& out, F&& f) {
+  switch (out.format) {
+    case OutFormat::kG128FP32: return f.template operator()<G128Fp32>();
+    case OutFormat::kG128UE8M0: return f.template operator()<G128Ue8m0>();
+    default: break;
+  }
+  const bool floor = out.rule == ScaleRule::kFLOOR;
+  const bool blocked = out.layout == ScaleLayout::kBlocked128x4;
+  if (!floor && !blocked) return f.template operator()<MxFp8<ScaleRule::kRCEIL, ScaleLayout::kCompact>>();
+  if (!floor && blocked) return f.template operator()<MxFp8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>();
+  if (floor && !blocked) return f.template operator()<MxFp8<ScaleRule::kFLOOR, ScaleLayout::kCompact>>();
+  return f.template operator()<MxFp8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>();
+}
+
+}  // namespace mxgemm::kernels::quant

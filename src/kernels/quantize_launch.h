@@ -1,0 +1,51 @@
+// Host-side entry points of the standalone quantizer kernels (src/kernels/quantize_*.cu), used by
+// src/host/quantize.cu and by the benchmark (which times tuning variants). Arguments are validated by the caller.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "mxgemm/mxgemm.h"
+
+namespace mxgemm::kernels::quant {
+
+inline constexpr int kThreads = 256;           // every quantizer block
+inline constexpr int kChunk = 16;              // elements per thread chunk: 16 bytes of e4m3 output
+inline constexpr int kWarpSpan = 32 * kChunk;  // rowwise: elements of a row per warp work item
+
+// Everything a launch needs, resolved on the host (strides in elements, defaults applied).
+struct QuantParams {
+  const void* x = nullptr;
+  int64_t M = 0, N = 0, ldx = 0;  // input [M, N]
+  uint8_t* q = nullptr;           // e4m3 output [rows, cols], row stride ldq
+  int64_t ldq = 0;
+  int64_t rows = 0, cols = 0;     // output shape: [M, N] rowwise, [N, M] columnwise
+  void* scales = nullptr;
+  int64_t scale_ld = 0;    // compact: ceil(cols/32); g128: pad(rows, 4)
+  int64_t scale_cols = 0;  // scale columns of the output: ceil(cols / group)
+  bool in_vec = true;      // x and ldx allow 16-byte loads
+  bool out_vec = true;     // q and ldq allow 16-byte stores
+};
+
+// Launch shape knobs. The defaults are what mxgemm::quantize() uses.
+struct Tuning {
+  int unroll = 2;  // rowwise: 512-element work items per warp loaded before any is processed (1, 2, 4)
+  int waves = 1;   // persistent grid = SMs x resident blocks x waves; 0 = one block per work unit
+};
+
+cudaError_t run_rowwise_bf16(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,
+                             cudaStream_t stream);
+cudaError_t run_rowwise_fp32(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,
+                             cudaStream_t stream);
+cudaError_t run_colwise(InputType type, const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,
+                        cudaStream_t stream);
+cudaError_t run_sfa_to_mn_major(const float* src, int64_t M, int64_t kblocks, int64_t ld_src, float* dst,
+                                cudaStream_t stream);
+
+}  // namespace mxgemm::kernels::quant
+
+namespace mxgemm::detail {
+// mxgemm::quantize with explicit launch knobs (validates exactly as quantize does).
+void quantize_tuned(const QuantizeArgs& args, const kernels::quant::Tuning& tuning, cudaStream_t stream);
+}  // namespace mxgemm::detail
