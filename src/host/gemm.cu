@@ -1,0 +1,75 @@
+// Host dispatch of the GEMMs: validate -> choose config -> tensor maps -> launch (the last two in the launcher).
+// No allocation and no synchronisation: every call is CUDA-graph capturable.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "host/gemm_configs.h"
+#include "kernels/gemm_launch.h"
+#include "mxgemm/mxgemm.h"
+
+namespace mxgemm {
+namespace {
+
+kernels::EpilogueKind epilogue_kind(const OutputSpec& out) {
+  switch (out.format) {
+    case OutFormat::kBF16: return kernels::EpilogueKind::kBF16;
+    case OutFormat::kMXFP8: {
+      const bool blocked = out.layout == ScaleLayout::kBlocked128x4;
+      if (out.rule == ScaleRule::kRCEIL)
+        return blocked ? kernels::EpilogueKind::kMXFP8RceilBlocked : kernels::EpilogueKind::kMXFP8RceilCompact;
+      return blocked ? kernels::EpilogueKind::kMXFP8FloorBlocked : kernels::EpilogueKind::kMXFP8FloorCompact;
+    }
+    case OutFormat::kG128FP32: return kernels::EpilogueKind::kG128FP32;
+    case OutFormat::kG128UE8M0: return kernels::EpilogueKind::kG128UE8M0;
+  }
+  return kernels::EpilogueKind::kCount;
+}
+
+bool debug_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("MXGEMM_DEBUG");
+    return v != nullptr && v[0] != '\0' && v[0] != '0';
+  }();
+  return enabled;
+}
+
+}  // namespace
+
+void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) {
+  const DeviceInfo dev = current_device_info();
+  validate(args, dev);
+
+  kernels::DenseProblem problem{args, dev.num_sms};
+  GemmNTArgs& a = problem.args;
+  if (a.lda == 0) a.lda = a.K;
+  if (a.ldb == 0) a.ldb = a.K;
+  if (a.ldsfa == 0) a.ldsfa = mn_major_ld(a.M);
+  if (a.out.ld == 0) a.out.ld = a.N;
+
+  const host::TileChoice tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
+  const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, epilogue_kind(a.out));
+  if (launch == nullptr)
+    throw Error(ErrorCode::kNotImplemented, "fp8_gemm_nt: no kernel compiled for tile " +
+                                                std::to_string(tile.block_m) + "x" + std::to_string(tile.block_n) +
+                                                " with out_format=" + to_string(a.out.format));
+  if (debug_enabled())
+    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d, %s\n",
+                 static_cast<long long>(a.M), static_cast<long long>(a.N), static_cast<long long>(a.K),
+                 to_string(a.out.format), tile.block_m, tile.block_n, tile.reason.c_str());
+  launch(problem, stream);
+}
+
+void m_grouped_fp8_gemm_nt_contiguous(const GroupedContiguousArgs& args, cudaStream_t) {
+  validate(args, current_device_info());
+  throw Error(ErrorCode::kNotImplemented,
+              "m_grouped_fp8_gemm_nt_contiguous: the grouped kernel is not implemented yet (arguments are valid)");
+}
+
+void m_grouped_fp8_gemm_nt_masked(const GroupedMaskedArgs& args, cudaStream_t) {
+  validate(args, current_device_info());
+  throw Error(ErrorCode::kNotImplemented,
+              "m_grouped_fp8_gemm_nt_masked: the grouped kernel is not implemented yet (arguments are valid)");
+}
+
+}  // namespace mxgemm

@@ -1,0 +1,76 @@
+// The tile table and its cost model.
+//
+// Candidates (all instantiated ahead of time, scripts/gen_gemm_instances.py):
+//   128x128  two math warpgroups, m64n128 wgmma: the best operand reuse (smem reads per MMA) -> large M.
+//   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
+//   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
+//            from HBM through as many SMs as possible (one SM alone cannot pull its share of 3 TB/s).
+//   64x128   one math warpgroup for g128 outputs at small M (the 128-wide scale group needs BLOCK_N = 128).
+//
+// Model: time = max(tensor-core time, HBM time, L2->SM time) over the waves of a persistent grid.
+//   tensor core: 2*BM*BN*K per tile at the SM's FP8 rate times an efficiency for the shape (n64 tiles re-read A
+//                from shared memory twice as often; one math warpgroup cannot hide its own promotion step);
+//   HBM: the fewest bytes (A, B, output) at min(3.0 TB/s, active SMs * ~40 GB/s per SM);
+//   L2->SM: each tile pulls (BM+BN)*K bytes at ~110 GB/s per SM.
+#include "host/gemm_configs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace mxgemm::host {
+namespace {
+
+struct Candidate {
+  int block_m, block_n;
+  const char* why;
+};
+
+constexpr Candidate kCandidates[] = {
+    {128, 128, "128x128: best operand reuse for large M"},
+    {128, 64, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
+    {64, 64, "64x64: the most tiles, to stream the weights through every SM at small M"},
+    {64, 128, "64x128: small M with a 128-wide scale group"},
+};
+
+constexpr double kHbmBytesPerUs = 3.0e6;      // measured device-to-device copy, read + write (PEERS.md)
+constexpr double kSmHbmBytesPerUs = 4.0e4;    // what one SM's TMA stream sustains from HBM (~40 GB/s)
+constexpr double kSmL2BytesPerUs = 1.1e5;     // L2 -> SM (~110 GB/s)
+constexpr double kSmFp8FlopsPerUs = 1.15e7;   // ~1500 TFLOP/s achievable over 132 SMs
+
+double shape_efficiency(int block_m, int block_n) {
+  double eff = block_n >= 128 ? 1.0 : 0.8;
+  if (block_m == 64) eff *= 0.85;
+  return eff;
+}
+
+}  // namespace
+
+TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int group) {
+  TileChoice best;
+  for (const Candidate& c : kCandidates) {
+    if (group == 128 && c.block_n % 128 != 0) continue;
+    if (group != 128 && c.block_n == 128 && c.block_m == 64) continue;  // not instantiated for these epilogues
+    const int64_t tiles = ((M + c.block_m - 1) / c.block_m) * ((N + c.block_n - 1) / c.block_n);
+    const int64_t waves = (tiles + num_sms - 1) / num_sms;
+    const int64_t active = std::min<int64_t>(tiles, num_sms);
+    const double mma_us = double(waves) * 2.0 * c.block_m * c.block_n * double(K) /
+                          (kSmFp8FlopsPerUs * shape_efficiency(c.block_m, c.block_n));
+    const double bytes = double(M) * K + double(N) * K + double(M) * N;
+    const double hbm_us = bytes / std::min(kHbmBytesPerUs, double(active) * kSmHbmBytesPerUs);
+    const double l2_us = double(waves) * double(c.block_m + c.block_n) * K / kSmL2BytesPerUs;
+    const double est = std::max({mma_us, hbm_us, l2_us});
+    // Ties (within 2%) go to the tile that wastes fewer rows (padding of M up to BLOCK_M).
+    const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
+                        (est < best.modelled_us * 1.02 && c.block_m < best.block_m && M <= 64);
+    if (better) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", c.why,
+                    static_cast<long long>(tiles), static_cast<long long>(waves), mma_us, hbm_us, l2_us);
+      best = TileChoice{c.block_m, c.block_n, est, buf};
+    }
+  }
+  return best;
+}
+
+}  // namespace mxgemm::host

@@ -1,0 +1,19 @@
+// Host: the tile configurations compiled into the library and the cost model that picks one per problem.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mxgemm::host {
+
+struct TileChoice {
+  int block_m = 0, block_n = 0;
+  double modelled_us = 0;  // the cost model's estimate (for ranking, not a promise)
+  std::string reason;      // why this tile won, for MXGEMM_DEBUG=1 and tests
+};
+
+// Picks BLOCK_M x BLOCK_N for a dense M x N x K problem on `num_sms` SMs. `group` is the epilogue's scale group
+// (0, 32 or 128): a group must lie inside one tile, so g128 outputs need BLOCK_N = 128.
+TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int group);
+
+}  // namespace mxgemm::host

@@ -1,0 +1,262 @@
+// Epilogue policies of the SM90 FP8 GEMM: FP32 accumulators -> output bytes in a swizzled shared-memory tile
+// (written to global by the kernel with TMA stores) + scales to global memory.
+//
+// A policy is a small type the kernel is templated on:
+//   kOutBytes              bytes per output element (2 for bf16, 1 for e4m3)
+//   supports_block_n(BN)   which tile widths it can quantize (a scale group must lie inside one tile)
+//   apply<BN>(acc, ctx)    one thread's part of a 64 x BN warpgroup tile
+// Every rule comes from include/mxgemm/format_rules.h, the same code the CPU reference runs.
+//
+// wgmma m64nN accumulator layout (per warpgroup): warp w owns rows 16w..16w+15; lane l holds rows
+// r0 = 16w + l/4 and r1 = r0 + 8; acc[4i+0..1] = (r0, cols 8i + 2(l%4) + {0,1}), acc[4i+2..3] = (r1, same cols).
+// So a 32-column group [32g, 32g+32) of a row lives in the 4 lanes of a quad (i = 4g..4g+3), 8 values each.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "kernels/gemm_params.h"
+#include "mxgemm/format_rules.h"
+#include "mxgemm/mxgemm.h"
+#include "ptx/cvt.cuh"
+
+namespace mxgemm::kernels {
+
+// Shared-memory image of one warpgroup's 64-row output tile, in the layout the TMA store expects: rows of
+// kRowBytes are cut into boxes of at most 128 bytes; each box is [64 rows][kBoxBytes] with the hardware swizzle of
+// its width (XOR of the 16-byte chunk index with address bits 7..), which makes the quad-strided writes below
+// bank-conflict free.
+template <int kRowBytes>
+struct OutTileLayout {
+  static constexpr int kBoxBytes = kRowBytes < 128 ? kRowBytes : 128;
+  static constexpr int kNumBoxes = kRowBytes / kBoxBytes;
+  static constexpr int kBoxSmemBytes = kMathWarpgroupRows * kBoxBytes;
+  static constexpr int kTileSmemBytes = kNumBoxes * kBoxSmemBytes;
+  static_assert(kBoxBytes == 32 || kBoxBytes == 64 || kBoxBytes == 128, "TMA swizzle widths");
+  static_assert(kRowBytes % kBoxBytes == 0, "row must be whole boxes");
+
+  __device__ __forceinline__ static int offset(int row, int byte) {
+    const int box = byte / kBoxBytes;
+    const int linear = row * kBoxBytes + byte % kBoxBytes;
+    return box * kBoxSmemBytes + (linear ^ (((linear >> 7) & (kBoxBytes / 16 - 1)) << 4));
+  }
+};
+
+// What one thread knows about where its accumulators go.
+struct EpilogueThreadCtx {
+  uint8_t* smem_tile;  // this warpgroup's 64 x BN output tile (OutTileLayout)
+  int row_local0;      // r0 inside the warpgroup tile; r1 = r0 + 8
+  int quad_lane;       // lane % 4: which 2-column pair of each 8-column chunk this thread holds
+  int64_t row0;        // global row of r0
+  int n0;              // global column of the tile's first column
+  const GemmParams* params;
+};
+
+namespace detail {
+
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+// 4x4 transpose of 16-bit values inside a lane quad. In: v[ii] = this lane's e4m3 pair of chunk ii (columns
+// 8*ii + 2q, +1 of a 32-column group). Out: the 8 contiguous bytes of chunk q (columns 8q .. 8q+7), so that
+// each lane stores 8 bytes at once instead of four 2-byte pieces.
+__device__ __forceinline__ uint2 quad_transpose_e4m3(const uint32_t (&v)[4], int q) {
+  const uint32_t lo = v[0] | (v[1] << 16);  // chunks 0, 1
+  const uint32_t hi = v[2] | (v[3] << 16);  // chunks 2, 3
+  // Round 1 (partner q^2): keep the chunk pair whose bit 1 equals ours, receive the partner's copy of it.
+  const uint32_t mine = (q & 2) ? hi : lo;
+  const uint32_t recv = __shfl_xor_sync(0xffffffffu, (q & 2) ? lo : hi, 2);
+  // Round 2 (partner q^1): keep chunk q of both halves, send the other chunk of the pair.
+  const bool odd = (q & 1) != 0;
+  const uint32_t send = odd ? ((mine & 0xffffu) | (recv << 16)) : ((mine >> 16) | (recv & 0xffff0000u));
+  const uint32_t got = __shfl_xor_sync(0xffffffffu, send, 1);
+  const uint32_t self = odd ? (mine >> 16) : (mine & 0xffffu);      // from lane q
+  const uint32_t from_q2 = odd ? (recv >> 16) : (recv & 0xffffu);   // from lane q^2
+  const uint32_t got_lo = got & 0xffffu, got_hi = got >> 16;        // from lanes q^1 and q^3
+  const uint32_t pair_a = odd ? (got_lo | (self << 16)) : (self | (got_lo << 16));        // lanes {q, q^1}
+  const uint32_t pair_b = odd ? (got_hi | (from_q2 << 16)) : (from_q2 | (got_hi << 16));  // lanes {q^2, q^3}
+  return (q & 2) ? make_uint2(pair_b, pair_a) : make_uint2(pair_a, pair_b);
+}
+
+// Quantizes the 32-column group g32 of both rows with per-row multipliers and writes it (8 bytes per lane).
+template <int kBlockN>
+__device__ __forceinline__ void quantize_store_group32(const float (&acc)[kBlockN / 2], int g32, float mult0,
+                                                       float mult1, const EpilogueThreadCtx& ctx) {
+  using Layout = OutTileLayout<kBlockN>;
+  uint32_t v0[4], v1[4];
+#pragma unroll
+  for (int ii = 0; ii < 4; ++ii) {
+    const int i = 4 * g32 + ii;
+    v0[ii] = ptx::cvt_e4m3x2_satfinite(acc[4 * i + 0] * mult0, acc[4 * i + 1] * mult0);
+    v1[ii] = ptx::cvt_e4m3x2_satfinite(acc[4 * i + 2] * mult1, acc[4 * i + 3] * mult1);
+  }
+  const uint2 w0 = quad_transpose_e4m3(v0, ctx.quad_lane);
+  const uint2 w1 = quad_transpose_e4m3(v1, ctx.quad_lane);
+  const int byte = 32 * g32 + 8 * ctx.quad_lane;
+  *reinterpret_cast<uint2*>(ctx.smem_tile + Layout::offset(ctx.row_local0, byte)) = w0;
+  *reinterpret_cast<uint2*>(ctx.smem_tile + Layout::offset(ctx.row_local0 + 8, byte)) = w1;
+}
+
+template <int kBlockN>
+__device__ __forceinline__ void group_amax(const float (&acc)[kBlockN / 2], int first_i, int num_i, float& amax0,
+                                           float& amax1) {
+  amax0 = 0.0f;
+  amax1 = 0.0f;
+#pragma unroll
+  for (int i = first_i; i < first_i + num_i; ++i) {
+    amax0 = rules::amax_step(rules::amax_step(amax0, acc[4 * i + 0]), acc[4 * i + 1]);
+    amax1 = rules::amax_step(rules::amax_step(amax1, acc[4 * i + 2]), acc[4 * i + 3]);
+  }
+  amax0 = quad_max(amax0);
+  amax1 = quad_max(amax1);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------------------------
+// bf16 out: the unfused baseline.
+struct EpilogueBF16 {
+  static constexpr int kOutBytes = 2;
+  static constexpr bool kBlockedScales = false;
+  static constexpr bool supports_block_n(int) { return true; }
+
+  template <int kBlockN>
+  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
+    using Layout = OutTileLayout<kBlockN * 2>;
+#pragma unroll
+    for (int i = 0; i < kBlockN / 8; ++i) {
+      const int byte = (8 * i + 2 * ctx.quad_lane) * 2;
+      const __nv_bfloat162 p0 = __floats2bfloat162_rn(acc[4 * i + 0], acc[4 * i + 1]);
+      const __nv_bfloat162 p1 = __floats2bfloat162_rn(acc[4 * i + 2], acc[4 * i + 3]);
+      *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0, byte)) = p0;
+      *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0 + 8, byte)) = p1;
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// mxfp8: e4m3 + one e8m0 byte per 32 elements of a row, rule RCEIL or FLOOR, compact or blocked128x4 scales.
+template <ScaleRule kRule, ScaleLayout kLayout>
+struct EpilogueMXFP8 {
+  static constexpr int kOutBytes = 1;
+  static constexpr bool kBlockedScales = kLayout == ScaleLayout::kBlocked128x4;
+  static constexpr bool supports_block_n(int bn) { return bn % 32 == 0; }
+
+  __device__ __forceinline__ static uint8_t scale_byte(float amax) {
+    return kRule == ScaleRule::kRCEIL ? rules::e8m0_rceil(amax) : rules::e8m0_floor(amax);
+  }
+
+  // Writes scale (row, col) if it is inside the buffer; inside the blocked layout's padding it writes 0.
+  __device__ __forceinline__ static void store_scale(const GemmParams& p, int64_t row, int64_t col, uint8_t byte) {
+    auto* scales = static_cast<uint8_t*>(p.out_scales);
+    const bool valid = row < p.M && col < p.scale_cols;
+    if constexpr (kLayout == ScaleLayout::kCompact) {
+      if (valid) scales[row * p.scale_cols + col] = byte;
+    } else {
+      const int64_t padded_rows = (static_cast<int64_t>(p.M) + 127) / 128 * 128;
+      const int64_t padded_cols = (p.scale_cols + 3) / 4 * 4;
+      if (row < padded_rows && col < padded_cols)
+        scales[rules::blocked128x4_offset(row, col, p.scale_cols)] = valid ? byte : uint8_t{0};
+    }
+  }
+
+  template <int kBlockN>
+  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
+#pragma unroll
+    for (int g = 0; g < kBlockN / 32; ++g) {
+      float amax0, amax1;
+      detail::group_amax<kBlockN>(acc, 4 * g, 4, amax0, amax1);
+      const uint8_t byte0 = scale_byte(amax0), byte1 = scale_byte(amax1);
+      detail::quantize_store_group32<kBlockN>(acc, g, rules::e8m0_multiplier(byte0), rules::e8m0_multiplier(byte1),
+                                              ctx);
+      if (ctx.quad_lane == g % 4) {  // the quad's 4 lanes write 4 neighbouring scale bytes of a row
+        const int64_t col = ctx.n0 / 32 + g;
+        store_scale(*ctx.params, ctx.row0, col, byte0);
+        store_scale(*ctx.params, ctx.row0 + 8, col, byte1);
+      }
+    }
+  }
+};
+
+// The blocked128x4 layout pads the scale matrix to [pad(M,128), pad(cols,4)] with zero bytes. Tiles narrower than
+// that padding (BLOCK_M = 64 or BLOCK_N = 64) leave part of it uncovered: the last tile of each row / column of
+// tiles writes those zeros, so every byte of the buffer is written by exactly one CTA.
+template <int kBlockM, int kBlockN>
+__device__ __forceinline__ void fill_blocked_scale_padding(const GemmParams& p, int m_block, int n_block,
+                                                           int warpgroup, int thread_in_wg) {
+  const bool last_m = m_block == p.num_m_blocks - 1, last_n = n_block == p.num_n_blocks - 1;
+  if (!last_m && !last_n) return;
+  const int64_t padded_rows = (static_cast<int64_t>(p.M) + 127) / 128 * 128;
+  const int64_t padded_cols = (p.scale_cols + 3) / 4 * 4;
+  const int64_t m0 = static_cast<int64_t>(m_block) * kBlockM, m1 = m0 + kBlockM;
+  const int64_t c0 = static_cast<int64_t>(n_block) * (kBlockN / 32), c1 = c0 + kBlockN / 32;
+  const int64_t row_end = last_m ? padded_rows : m1;
+  const int64_t col_end = last_n ? padded_cols : c1;
+  auto* scales = static_cast<uint8_t*>(p.out_scales);
+  const int tid = warpgroup * 128 + thread_in_wg, num_threads = (kBlockM / kMathWarpgroupRows) * 128;
+  // rows below the tile (all columns this tile row owns), then columns right of the tile (the tile's rows)
+  const int64_t below = row_end > m1 ? (row_end - m1) * (col_end - c0) : 0;
+  const int64_t right = col_end > c1 ? (m1 - m0) * (col_end - c1) : 0;
+  for (int64_t idx = tid; idx < below + right; idx += num_threads) {
+    int64_t r, c;
+    if (idx < below) {
+      r = m1 + idx / (col_end - c0);
+      c = c0 + idx % (col_end - c0);
+    } else {
+      r = m0 + (idx - below) / (col_end - c1);
+      c = c1 + (idx - below) % (col_end - c1);
+    }
+    if (r < padded_rows) scales[rules::blocked128x4_offset(r, c, p.scale_cols)] = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// g128_fp32 / g128_ue8m0: e4m3 + one FP32 scale per 128 elements of a row, MN-major (the next GEMM's SFA).
+template <bool kPowerOfTwo>
+struct EpilogueG128 {
+  static constexpr int kOutBytes = 1;
+  static constexpr bool kBlockedScales = false;
+  static constexpr bool supports_block_n(int bn) { return bn % 128 == 0; }
+
+  template <int kBlockN>
+  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
+    const GemmParams& p = *ctx.params;
+#pragma unroll
+    for (int g = 0; g < kBlockN / 128; ++g) {
+      float amax0, amax1;
+      detail::group_amax<kBlockN>(acc, 16 * g, 16, amax0, amax1);
+      float scale0, scale1, mult0, mult1;
+      if constexpr (kPowerOfTwo) {
+        const uint8_t b0 = rules::e8m0_rceil(amax0), b1 = rules::e8m0_rceil(amax1);
+        scale0 = rules::e8m0_value(b0);
+        scale1 = rules::e8m0_value(b1);
+        mult0 = rules::e8m0_multiplier(b0);
+        mult1 = rules::e8m0_multiplier(b1);
+      } else {
+        const rules::G128Fp32Scale s0 = rules::g128_fp32_scale(amax0), s1 = rules::g128_fp32_scale(amax1);
+        scale0 = s0.scale;
+        scale1 = s1.scale;
+        mult0 = s0.reciprocal;
+        mult1 = s1.reciprocal;
+      }
+#pragma unroll
+      for (int g32 = 4 * g; g32 < 4 * g + 4; ++g32) detail::quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, ctx);
+      if (ctx.quad_lane == 0) {
+        const int64_t col = ctx.n0 / 128 + g;
+        auto* scales = static_cast<float*>(p.out_scales);
+        if (col * 128 < p.N) {
+          if (ctx.row0 < p.M) scales[col * p.scale_ld + ctx.row0] = scale0;
+          if (ctx.row0 + 8 < p.M) scales[col * p.scale_ld + ctx.row0 + 8] = scale1;
+        }
+      }
+    }
+  }
+};
+
+using EpilogueG128FP32 = EpilogueG128<false>;
+using EpilogueG128UE8M0 = EpilogueG128<true>;
+
+}  // namespace mxgemm::kernels

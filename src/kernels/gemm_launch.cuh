@@ -1,0 +1,57 @@
+// Definition of the GEMM launcher template: tensor maps for the chosen tile, shared-memory opt-in, persistent grid.
+// Included only by the instantiation units (gemm_instances_*.cu).
+#pragma once
+
+#include <string>
+
+#include "host/tensor_map.h"
+#include "kernels/gemm_launch.h"
+#include "kernels/sm90_fp8_gemm_1d2d.cuh"
+
+namespace mxgemm::kernels {
+
+template <int kBlockM, int kBlockN, class Epilogue>
+void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream) {
+  using Traits = GemmKernelTraits<kBlockM, kBlockN, Epilogue>;
+  using OutLayout = typename Traits::OutLayout;
+  const GemmNTArgs& a = problem.args;
+
+  const CUtensorMap tmap_a =
+      host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, kBlockM, kBlockK, 128);
+  const CUtensorMap tmap_b =
+      host::make_tensor_map_2d("B", a.b, 1, a.N, a.K, a.ldb, kBlockN, kBlockK, 128);
+  const int64_t num_k_blocks = (a.K + kBlockK - 1) / kBlockK;
+  // SFA is MN-major: a [num_k_blocks, M] matrix with row pitch ldsfa; one box = the tile's BLOCK_M scales of a
+  // K block (rows past M read as zero).
+  const CUtensorMap tmap_sfa =
+      host::make_tensor_map_2d("SFA", a.sfa, 4, num_k_blocks, a.M, a.ldsfa, 1, kBlockM, 0);
+  const CUtensorMap tmap_d =
+      host::make_tensor_map_2d("D", a.out.data, Epilogue::kOutBytes, a.M, a.N, a.out.ld, kMathWarpgroupRows,
+                               OutLayout::kBoxBytes / Epilogue::kOutBytes, OutLayout::kBoxBytes);
+
+  GemmParams params;
+  params.M = static_cast<int32_t>(a.M);
+  params.N = static_cast<int32_t>(a.N);
+  params.K = static_cast<int32_t>(a.K);
+  params.num_k_blocks = static_cast<int32_t>(num_k_blocks);
+  params.num_m_blocks = static_cast<int32_t>((a.M + kBlockM - 1) / kBlockM);
+  params.num_n_blocks = static_cast<int32_t>((a.N + kBlockN - 1) / kBlockN);
+  params.sfb = a.sfb;
+  params.out_scales = a.out.scales;
+  params.scale_cols = (a.N + 31) / 32;
+  params.scale_ld = mn_major_ld(a.M);
+
+  auto kernel = sm90_fp8_gemm_1d2d_kernel<Traits>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+  if (err != cudaSuccess)
+    throw Error(ErrorCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize): ") +
+                                           cudaGetErrorString(err));
+  const int num_tiles = params.num_m_blocks * params.num_n_blocks;
+  const int grid = num_tiles < problem.num_sms ? num_tiles : problem.num_sms;
+  kernel<<<grid, Traits::kNumThreads, Traits::kSmemBytes, stream>>>(tmap_a, tmap_b, tmap_sfa, tmap_d, params);
+  err = cudaGetLastError();
+  if (err != cudaSuccess)
+    throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));
+}
+
+}  // namespace mxgemm::kernels

@@ -1,0 +1,34 @@
+// Launchers of the SM90 FP8 GEMM, one per (tile config, epilogue) compiled into the library ahead of time.
+// Host-only declarations: host dispatch includes this without seeing any device code.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "mxgemm/mxgemm.h"
+
+namespace mxgemm::kernels {
+
+// Epilogue kinds known to the dispatcher (one instantiated policy type each, see epilogues.cuh).
+enum class EpilogueKind : int {
+  kBF16,
+  kMXFP8RceilCompact,
+  kMXFP8RceilBlocked,
+  kMXFP8FloorCompact,
+  kMXFP8FloorBlocked,
+  kG128FP32,
+  kG128UE8M0,
+  kCount
+};
+
+// A validated dense problem with every default filled in (lda, ldb, ldsfa, ldd set).
+struct DenseProblem {
+  GemmNTArgs args;
+  int num_sms;
+};
+
+using GemmLauncher = void (*)(const DenseProblem&, cudaStream_t);
+
+// The launcher for (block_m, block_n, epilogue), or nullptr if that combination is not compiled in.
+GemmLauncher find_gemm_launcher(int block_m, int block_n, EpilogueKind epilogue);
+
+}  // namespace mxgemm::kernels

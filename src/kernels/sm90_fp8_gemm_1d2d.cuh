@@ -1,0 +1,212 @@
+// SM90 FP8 GEMM "NT" with 1x128 (A) and 128x128 (B) FP32 block scales and a fused output epilogue.
+//
+//   D[M,N] = sum_kb (A[:, kb] . B[:, kb]^T) * SFA[m, kb] * SFB[n/128, kb]
+//
+// Warp-specialised and persistent:
+//   - one producer warpgroup (a single elected thread) streams A, B and SFA tiles with TMA into a kStages-deep
+//     shared-memory ring (full/empty mbarriers);
+//   - BLOCK_M/64 math warpgroups each own 64 rows; per 128-wide K block they issue 4 wgmma m64nNk32 into a
+//     scratch accumulator, then promote it into the FP32 accumulator with sfa*sfb (the tensor core's FP8
+//     accumulator keeps ~14 bits, so partial sums are promoted every 128 K, as the DeepSeek-V3 recipe requires);
+//   - the epilogue policy turns the FP32 accumulators into output bytes in a swizzled shared-memory tile that
+//     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+#include "kernels/epilogues.cuh"
+#include "kernels/gemm_params.h"
+#include "kernels/tile_scheduler.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/sync.cuh"
+#include "ptx/tma.cuh"
+#include "ptx/wgmma.cuh"
+
+namespace mxgemm::kernels {
+
+template <int kBlockM_, int kBlockN_, class Epilogue_>
+struct GemmKernelTraits {
+  static constexpr int kBlockM = kBlockM_;
+  static constexpr int kBlockN = kBlockN_;
+  using Epilogue = Epilogue_;
+  static_assert(kBlockM % kMathWarpgroupRows == 0 && kBlockM <= 128, "one or two math warpgroups");
+  static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
+                "one SFB scale per tile: BLOCK_N must divide 128");
+  static_assert(Epilogue::supports_block_n(kBlockN), "the epilogue's scale group must fit in the tile");
+
+  static constexpr int kNumMathWarpgroups = kBlockM / kMathWarpgroupRows;
+  static constexpr int kNumMathThreads = 128 * kNumMathWarpgroups;
+  static constexpr int kNumThreads = kNumMathThreads + 128;  // + the producer warpgroup
+
+  static constexpr int kTileABytes = kBlockM * kBlockK;  // e4m3, 128-byte rows, 128B swizzle
+  static constexpr int kTileBBytes = kBlockN * kBlockK;
+  static constexpr int kTileSfaBytes = kBlockM * 4;
+  static constexpr int kStageBytes = kTileABytes + kTileBBytes + kTileSfaBytes;
+
+  using OutLayout = OutTileLayout<kBlockN * Epilogue::kOutBytes>;
+  static constexpr int kOutTileBytes = OutLayout::kTileSmemBytes;  // per math warpgroup
+
+  // Shared memory: [1024 alignment slack][A ring][B ring][out tiles][SFA ring][barriers]
+  static constexpr int kFixedBytes = 1024 + kNumMathWarpgroups * kOutTileBytes + 256;
+  static constexpr int kMaxStages = 16;
+  static constexpr int kNumStages =
+      (kSmemBudget - kFixedBytes) / kStageBytes < kMaxStages ? (kSmemBudget - kFixedBytes) / kStageBytes : kMaxStages;
+  static_assert(kNumStages >= 2, "tile too large for shared memory");
+  static constexpr int kSmemBytes = kFixedBytes + kNumStages * kStageBytes;
+
+  // Register split (setmaxnreg): the producer needs few; math warpgroups hold 2 x BLOCK_N/2 FP32 accumulators.
+  static constexpr uint32_t kProducerRegs = 40;
+  static constexpr uint32_t kMathRegs = 232;
+};
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kNumThreads, 1)
+    sm90_fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
+                              const __grid_constant__ CUtensorMap tmap_sfa, const __grid_constant__ CUtensorMap tmap_d,
+                              const GemmParams params) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kBlockM = Traits::kBlockM, kBlockN = Traits::kBlockN, kStages = Traits::kNumStages;
+  using Epilogue = typename Traits::Epilogue;
+  using Wgmma = ptx::WgmmaFp8<kBlockN>;
+  constexpr int kNumAccum = Wgmma::kNumAccum;
+
+  extern __shared__ uint8_t smem_raw[];
+  // 128B-swizzled TMA tiles and the swizzle arithmetic of the output tile need 1024-byte alignment.
+  uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  uint8_t* smem_a = smem;
+  uint8_t* smem_b = smem_a + kStages * Traits::kTileABytes;
+  uint8_t* smem_out = smem_b + kStages * Traits::kTileBBytes;
+  float* smem_sfa = reinterpret_cast<float*>(smem_out + Traits::kNumMathWarpgroups * Traits::kOutTileBytes);
+  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_sfa + kStages * kBlockM);
+  uint64_t* empty_bar = full_bar + kStages;
+
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128;
+  const int thread_in_wg = static_cast<int>(threadIdx.x) % 128;
+  const int warp_in_wg = thread_in_wg / 32;
+  const int lane = thread_in_wg % 32;
+
+  if (threadIdx.x == 0) {
+#pragma unroll 1
+    for (int s = 0; s < kStages; ++s) {
+      ptx::mbarrier_init(&full_bar[s], 1);
+      ptx::mbarrier_init(&empty_bar[s], Traits::kNumMathWarpgroups * 4);  // one arrival per math warp
+    }
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+
+  if (warpgroup == Traits::kNumMathWarpgroups) {
+    // ------------------------------------------------------------------ producer
+    if constexpr (Traits::kNumMathWarpgroups > 1) ptx::setmaxnreg_dec<Traits::kProducerRegs>();
+    if (thread_in_wg == 0) {
+      ptx::tma_prefetch_descriptor(&tmap_a);
+      ptx::tma_prefetch_descriptor(&tmap_b);
+      ptx::tma_prefetch_descriptor(&tmap_sfa);
+      DenseTileScheduler<> scheduler(params.num_m_blocks, params.num_n_blocks);
+      int stage = 0;
+      uint32_t phase = 0;
+      int m_block, n_block;
+      while (scheduler.next(m_block, n_block)) {
+#pragma unroll 1
+        for (int kb = 0; kb < params.num_k_blocks; ++kb) {
+          ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
+          ptx::mbarrier_arrive_expect_tx(&full_bar[stage], Traits::kStageBytes);
+          ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
+                           m_block * kBlockM);
+          ptx::tma_load_2d(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes, kb * kBlockK,
+                           n_block * kBlockN);
+          ptx::tma_load_2d(&tmap_sfa, &full_bar[stage], smem_sfa + stage * kBlockM, m_block * kBlockM, kb);
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1u;
+          }
+        }
+      }
+    }
+  } else {
+    // ------------------------------------------------------------------ math warpgroups
+    // With one math warpgroup (256 threads) every thread already has up to 255 registers.
+    if constexpr (Traits::kNumMathWarpgroups > 1) ptx::setmaxnreg_inc<Traits::kMathRegs>();
+    DenseTileScheduler<> scheduler(params.num_m_blocks, params.num_n_blocks);
+    uint8_t* my_out_tile = smem_out + warpgroup * Traits::kOutTileBytes;
+    const int row_local0 = warp_in_wg * 16 + lane / 4;
+    const bool store_leader = thread_in_wg == 0;
+    const uint32_t wg_barrier_id = 1 + warpgroup;
+    int stage = 0;
+    uint32_t phase = 0;
+    float accum[kNumAccum];
+    float partial[kNumAccum];
+    int m_block, n_block;
+    while (scheduler.next(m_block, n_block)) {
+#pragma unroll
+      for (int j = 0; j < kNumAccum; ++j) accum[j] = 0.0f;
+      const float* sfb_row = params.sfb + static_cast<int64_t>(n_block * kBlockN / 128) * params.num_k_blocks;
+
+#pragma unroll 1
+      for (int kb = 0; kb < params.num_k_blocks; ++kb) {
+        const float sfb = __ldg(sfb_row + kb);
+        ptx::mbarrier_wait(&full_bar[stage], phase);
+        const float* sfa_tile = smem_sfa + stage * kBlockM + warpgroup * kMathWarpgroupRows;
+        const float scale0 = sfa_tile[row_local0] * sfb;
+        const float scale1 = sfa_tile[row_local0 + 8] * sfb;
+
+        const uint8_t* a_tile = smem_a + stage * Traits::kTileABytes + warpgroup * kMathWarpgroupRows * kBlockK;
+        const uint8_t* b_tile = smem_b + stage * Traits::kTileBBytes;
+#pragma unroll
+        for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(partial[j]);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int k = 0; k < kBlockK / 32; ++k) {
+          Wgmma::mma(ptx::wgmma_desc_kmajor_sw128(a_tile + k * 32), ptx::wgmma_desc_kmajor_sw128(b_tile + k * 32),
+                     partial, k > 0);
+        }
+        ptx::wgmma_commit_group();
+#pragma unroll
+        for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(partial[j]);
+        ptx::wgmma_wait_group<0>();
+
+        // The stage's A/B/SFA are consumed: hand it back to the producer.
+        if (lane == 0) ptx::mbarrier_arrive(&empty_bar[stage]);
+        if (++stage == kStages) {
+          stage = 0;
+          phase ^= 1u;
+        }
+
+        // Promote: accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
+#pragma unroll
+        for (int j = 0; j < kNumAccum; ++j) accum[j] = fmaf(partial[j], (j & 2) ? scale1 : scale0, accum[j]);
+      }
+
+      // ---------------------------------------------------------------- epilogue
+      // The previous tile's TMA store must have finished reading the output tile before we overwrite it.
+      if (store_leader) ptx::tma_store_wait_read();
+      ptx::named_barrier_sync(wg_barrier_id, 128);
+
+      const int64_t wg_row = static_cast<int64_t>(m_block) * kBlockM + warpgroup * kMathWarpgroupRows;
+      const EpilogueThreadCtx ctx{my_out_tile, row_local0, lane % 4, wg_row + row_local0, n_block * kBlockN,
+                                  &params};
+      Epilogue::template apply<kBlockN>(accum, ctx);
+
+      ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)
+      ptx::named_barrier_sync(wg_barrier_id, 128);
+      if (store_leader && wg_row < params.M) {
+        using OutLayout = typename Traits::OutLayout;
+#pragma unroll
+        for (int box = 0; box < OutLayout::kNumBoxes; ++box) {
+          const int col = n_block * kBlockN + box * OutLayout::kBoxBytes / Epilogue::kOutBytes;
+          ptx::tma_store_2d(&tmap_d, my_out_tile + box * OutLayout::kBoxSmemBytes, col, static_cast<int32_t>(wg_row));
+        }
+        ptx::tma_store_commit();
+      }
+      if constexpr (Epilogue::kBlockedScales) {
+        fill_blocked_scale_padding<kBlockM, kBlockN>(params, m_block, n_block, warpgroup, thread_in_wg);
+      }
+    }
+    if (store_leader) ptx::tma_store_wait_all();
+  }
+#endif
+}
+
+}  // namespace mxgemm::kernels
