@@ -5,6 +5,7 @@
 #include <string>
 
 #include "host/gemm_configs.h"
+#include "host/gemm_dispatch.h"
 #include "kernels/gemm_launch.h"
 #include "mxgemm/mxgemm.h"
 
@@ -36,7 +37,9 @@ bool debug_enabled() {
 
 }  // namespace
 
-void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) {
+namespace host {
+
+void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, cudaStream_t stream) {
   const DeviceInfo dev = current_device_info();
   validate(args, dev);
 
@@ -47,7 +50,14 @@ void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) {
   if (a.ldsfa == 0) a.ldsfa = mn_major_ld(a.M);
   if (a.out.ld == 0) a.out.ld = a.N;
 
-  const host::TileChoice tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
+  host::TileChoice tile;
+  if (block_m == 0) {
+    tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
+  } else {
+    tile.block_m = block_m;
+    tile.block_n = block_n;
+    tile.reason = "forced by the caller";
+  }
   const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, epilogue_kind(a.out));
   if (launch == nullptr)
     throw Error(ErrorCode::kNotImplemented, "fp8_gemm_nt: no kernel compiled for tile " +
@@ -59,6 +69,10 @@ void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) {
                  to_string(a.out.format), tile.block_m, tile.block_n, tile.reason.c_str());
   launch(problem, stream);
 }
+
+}  // namespace host
+
+void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, stream); }
 
 void m_grouped_fp8_gemm_nt_contiguous(const GroupedContiguousArgs& args, cudaStream_t) {
   validate(args, current_device_info());

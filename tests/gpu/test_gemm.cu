@@ -1,0 +1,367 @@
+// GPU tests of the dense FP8 GEMM with fused quantized epilogues (issue 5's "Proof").
+//
+// Exact inputs (e4m3 small integers, power-of-two scales): FP32 accumulation is exact, so every output byte and
+// every scale byte must equal the CPU reference's, for every format, rule, layout and tile config. Random inputs:
+// relative error of the dequantized output against the FP64 reference. Outputs are poisoned before each run and
+// followed by a guard region that must stay untouched.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gpu_test_util.h"
+#include "host/gemm_dispatch.h"
+#include "mxgemm/mxgemm.h"
+#include "mxgemm/reference.h"
+
+namespace mxgemm::testing {
+namespace {
+
+struct FormatCase {
+  OutFormat format;
+  ScaleRule rule;
+  ScaleLayout layout;
+  const char* name;
+};
+
+constexpr FormatCase kFormats[] = {
+    {OutFormat::kBF16, ScaleRule::kRCEIL, ScaleLayout::kCompact, "bf16"},
+    {OutFormat::kMXFP8, ScaleRule::kRCEIL, ScaleLayout::kCompact, "mxfp8_rceil_compact"},
+    {OutFormat::kMXFP8, ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4, "mxfp8_rceil_blocked"},
+    {OutFormat::kMXFP8, ScaleRule::kFLOOR, ScaleLayout::kCompact, "mxfp8_floor_compact"},
+    {OutFormat::kMXFP8, ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4, "mxfp8_floor_blocked"},
+    {OutFormat::kG128FP32, ScaleRule::kRCEIL, ScaleLayout::kCompact, "g128_fp32"},
+    {OutFormat::kG128UE8M0, ScaleRule::kRCEIL, ScaleLayout::kCompact, "g128_ue8m0"},
+};
+
+struct Tile {
+  int block_m, block_n;
+};
+// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0} = the cost model's choice.
+std::vector<Tile> tiles_for(OutFormat f) {
+  if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0) return {{64, 128}, {128, 128}};
+  return {{64, 64}, {128, 64}, {128, 128}};
+}
+
+int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
+
+constexpr uint8_t kPoison = 0xA5;
+
+// One problem's inputs on host and device, and its FP64 reference.
+struct Problem {
+  int64_t M, N, K, kblocks;
+  std::vector<uint8_t> a, b;
+  std::vector<float> sfa, sfb;  // sfa MN-major [kblocks, pad(M,4)]
+  DeviceBuffer d_a, d_b, d_sfa, d_sfb;
+  std::vector<float> ref;  // FP32 image of the FP64 reference (exact for exact inputs)
+  std::vector<double> ref64;
+
+  Problem(int64_t m, int64_t n, int64_t k, bool exact, std::mt19937& rng) : M(m), N(n), K(k), kblocks((k + 127) / 128) {
+    a = exact ? exact_e4m3(M * K, rng) : random_e4m3(M * K, rng);
+    b = exact ? exact_e4m3(N * K, rng) : random_e4m3(N * K, rng);
+    sfa = exact ? pow2_scales(kblocks * pad4(M), rng) : random_scales(kblocks * pad4(M), rng);
+    sfb = exact ? pow2_scales(((N + 127) / 128) * kblocks, rng) : random_scales(((N + 127) / 128) * kblocks, rng);
+    d_a = DeviceBuffer(a.size());
+    d_b = DeviceBuffer(b.size());
+    d_sfa = DeviceBuffer(sfa.size() * 4);
+    d_sfb = DeviceBuffer(sfb.size() * 4);
+    d_a.upload(a);
+    d_b.upload(b);
+    d_sfa.upload(sfa);
+    d_sfb.upload(sfb);
+    ref64 = reference::gemm_nt(M, N, K, a.data(), K, sfa.data(), pad4(M), b.data(), K, sfb.data());
+    ref.resize(ref64.size());
+    for (size_t i = 0; i < ref64.size(); ++i) ref[i] = static_cast<float>(ref64[i]);
+  }
+
+  GemmNTArgs args(const OutputSpec& out) const {
+    GemmNTArgs g;
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.a = d_a.get();
+    g.b = d_b.get();
+    g.sfa = d_sfa.as<float>();
+    g.sfb = d_sfb.as<float>();
+    g.out = out;
+    return g;
+  }
+};
+
+struct Output {
+  DeviceBuffer data, scales;
+  OutputSpec spec;
+  int64_t data_bytes = 0, scale_bytes = 0;
+
+  Output(const FormatCase& f, int64_t M, int64_t N) {
+    spec.format = f.format;
+    spec.rule = f.rule;
+    spec.layout = f.layout;
+    data_bytes = M * N * (f.format == OutFormat::kBF16 ? 2 : 1);
+    data = DeviceBuffer(data_bytes);
+    spec.data = data.get();
+    if (f.format != OutFormat::kBF16) {
+      const int64_t elems = scale_elements(f.format, f.layout, M, N);
+      scale_bytes = elems * (f.format == OutFormat::kMXFP8 ? 1 : 4);
+      scales = DeviceBuffer(scale_bytes);
+      spec.scales = scales.get();
+    }
+  }
+  void poison() const {
+    data.poison(kPoison);
+    if (scale_bytes) scales.poison(kPoison);
+  }
+};
+
+// The reference output bytes (data, scales) of format f for FP32 input x [M, N]; g128 scale padding rows keep the
+// poison (they are not part of the output).
+void reference_output(const FormatCase& f, const std::vector<float>& x, int64_t M, int64_t N,
+                      std::vector<uint8_t>& data, std::vector<uint8_t>& scales) {
+  const int64_t data_bytes = M * N * (f.format == OutFormat::kBF16 ? 2 : 1);
+  data.assign(data_bytes, kPoison);
+  if (f.format == OutFormat::kBF16) {
+    reference::to_bf16(x.data(), M, N, N, reinterpret_cast<uint16_t*>(data.data()), N);
+    scales.clear();
+    return;
+  }
+  const int64_t elems = scale_elements(f.format, f.layout, M, N);
+  scales.assign(elems * (f.format == OutFormat::kMXFP8 ? 1 : 4), kPoison);
+  OutputSpec spec;
+  spec.format = f.format;
+  spec.rule = f.rule;
+  spec.layout = f.layout;
+  spec.data = data.data();
+  spec.scales = scales.data();
+  reference::quantize(x.data(), M, N, N, spec);
+}
+
+// First mismatching byte, as a readable message, or "" if equal.
+std::string first_mismatch(const char* what, const std::vector<uint8_t>& got, const std::vector<uint8_t>& want,
+                           int64_t row_bytes) {
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (got[i] != want[i]) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "%s byte %zu (row %lld, col byte %lld): got 0x%02x want 0x%02x", what, i,
+                    static_cast<long long>(row_bytes ? static_cast<int64_t>(i) / row_bytes : 0),
+                    static_cast<long long>(row_bytes ? static_cast<int64_t>(i) % row_bytes : i), got[i], want[i]);
+      return buf;
+    }
+  }
+  return "";
+}
+
+// Runs format f with tile t on problem p and compares every byte with the reference. Returns "" on success.
+std::string run_and_compare_exact(const Problem& p, const FormatCase& f, Tile t) {
+  Output out(f, p.M, p.N);
+  out.poison();
+  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, nullptr);
+  cuda_check(cudaDeviceSynchronize(), "gemm");
+  std::vector<uint8_t> want_data, want_scales;
+  reference_output(f, p.ref, p.M, p.N, want_data, want_scales);
+  std::vector<uint8_t> got = out.data.download_all();
+  if (!out.data.guard_intact(kPoison)) return "write past the end of the output data";
+  got.resize(out.data_bytes);
+  std::string err = first_mismatch("data", got, want_data, p.N * (f.format == OutFormat::kBF16 ? 2 : 1));
+  if (!err.empty()) return err;
+  if (out.scale_bytes) {
+    std::vector<uint8_t> got_s = out.scales.download_all();
+    if (!out.scales.guard_intact(kPoison)) return "write past the end of the scales";
+    got_s.resize(out.scale_bytes);
+    return first_mismatch("scales", got_s, want_scales, 0);
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST(GemmExact, SmallTileSmoke) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(1);
+  Problem p(128, 128, 128, true, rng);
+  for (const FormatCase& f : kFormats) {
+    for (Tile t : tiles_for(f.format)) {
+      SCOPED_TRACE(std::string(f.name) + " tile " + std::to_string(t.block_m) + "x" + std::to_string(t.block_n));
+      EXPECT_EQ(run_and_compare_exact(p, f, t), "");
+    }
+  }
+}
+
+// >= 200 shapes: every output byte and scale byte equals the reference, every format, rule, layout; each shape
+// runs the cost model's tile and one forced tile (rotating through the compiled ones).
+TEST(GemmExact, ManyShapesAllFormatsBitExact) {
+  MXGEMM_REQUIRE_SM90();
+  const int64_t Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 63, 64, 65, 127, 129, 200, 256, 300};
+  const int64_t Ns[] = {32, 96, 576, 1280, 2112, 64, 160, 128, 224, 352};
+  const int64_t Ks[] = {16, 112, 144, 2064, 128, 256, 48, 384};
+  std::mt19937 rng(2024);
+  int shapes = 0, runs = 0, failures = 0;
+  for (int i = 0; i < 210; ++i) {
+    const int64_t M = Ms[i % std::size(Ms)];
+    const int64_t N = Ns[(i * 7 + i / std::size(Ms)) % std::size(Ns)];
+    int64_t K = Ks[(i * 3 + i / 5) % std::size(Ks)];
+    if (M * N * K > 60'000'000) K = 144;  // keep the FP64 reference affordable
+    Problem p(M, N, K, true, rng);
+    ++shapes;
+    for (const FormatCase& f : kFormats) {
+      const std::vector<Tile> tiles = tiles_for(f.format);
+      for (Tile t : {Tile{0, 0}, tiles[i % tiles.size()]}) {
+        ++runs;
+        const std::string err = run_and_compare_exact(p, f, t);
+        if (!err.empty() && ++failures <= 20)
+          ADD_FAILURE() << "M=" << M << " N=" << N << " K=" << K << " " << f.name << " tile " << t.block_m << "x"
+                        << t.block_n << ": " << err;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << "of " << runs << " runs over " << shapes << " shapes";
+  std::printf("[exact] %d shapes, %d runs, %d failures\n", shapes, runs, failures);
+}
+
+// Random inputs: relative error of the dequantized output vs the FP64 reference within what the format allows.
+TEST(GemmRandom, RelativeErrorWithinFormatBound) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(7);
+  const int64_t shapes[][3] = {{1, 7168, 2048}, {65, 2112, 1040}, {256, 1280, 7168}, {300, 576, 2064}};
+  for (auto& s : shapes) {
+    Problem p(s[0], s[1], s[2], false, rng);
+    double ref_norm = 0;
+    for (double v : p.ref64) ref_norm += v * v;
+    ASSERT_GT(ref_norm, 0.0);
+    for (const FormatCase& f : kFormats) {
+      Output out(f, p.M, p.N);
+      out.poison();
+      fp8_gemm_nt(p.args(out.spec), nullptr);
+      cuda_check(cudaDeviceSynchronize(), "gemm");
+      std::vector<uint8_t> data = out.data.download_all(), scales;
+      if (out.scale_bytes) scales = out.scales.download_all();
+      OutputSpec host_spec = out.spec;
+      host_spec.data = data.data();
+      host_spec.scales = scales.empty() ? nullptr : scales.data();
+      std::vector<float> deq;
+      if (f.format == OutFormat::kBF16) {
+        deq.resize(p.M * p.N);
+        for (int64_t i = 0; i < p.M * p.N; ++i)
+          deq[i] = rules::bf16_to_float(reinterpret_cast<const uint16_t*>(data.data())[i]);
+      } else {
+        deq = reference::dequantize(p.M, p.N, host_spec);
+      }
+      double err = 0;
+      for (int64_t i = 0; i < p.M * p.N; ++i) {
+        const double d = double(deq[i]) - p.ref64[i];
+        err += d * d;
+      }
+      const double rel = std::sqrt(err / ref_norm);
+      // bf16: 8 significant bits (+ FP32 accumulation); e4m3: 4 significant bits, RMS well under half an ulp
+      // (2^-4); FLOOR additionally saturates the top of each group (scaled amax may reach 512 > 448).
+      const double bound = f.format == OutFormat::kBF16 ? 5e-3 : (f.rule == ScaleRule::kFLOOR ? 8e-2 : 5e-2);
+      EXPECT_LT(rel, bound) << f.name << " M=" << p.M << " N=" << p.N << " K=" << p.K;
+      std::printf("[random] M=%lld N=%lld K=%lld %-20s rel err %.3e (bound %.0e)\n", static_cast<long long>(p.M),
+                  static_cast<long long>(p.N), static_cast<long long>(p.K), f.name, rel, bound);
+    }
+  }
+}
+
+// Repeat runs are bitwise identical; CUDA-graph replay equals eager.
+TEST(GemmDeterminism, RepeatAndGraphReplayIdentical) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(11);
+  Problem p(256, 1280, 2064, false, rng);
+  const FormatCase& f = kFormats[1];
+  Output first(f, p.M, p.N), second(f, p.M, p.N), graphed(f, p.M, p.N);
+  first.poison();
+  second.poison();
+  graphed.poison();
+  fp8_gemm_nt(p.args(first.spec), nullptr);
+  fp8_gemm_nt(p.args(second.spec), nullptr);
+  cudaStream_t stream;
+  cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
+  fp8_gemm_nt(p.args(graphed.spec), stream);
+  cuda_check(cudaStreamEndCapture(stream, &graph), "end capture");
+  cuda_check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  cuda_check(cudaGraphLaunch(exec, stream), "replay");
+  cuda_check(cudaGraphLaunch(exec, stream), "replay");
+  cuda_check(cudaStreamSynchronize(stream), "sync");
+  cuda_check(cudaDeviceSynchronize(), "sync");
+  EXPECT_EQ(first.data.download_all(), second.data.download_all());
+  EXPECT_EQ(first.scales.download_all(), second.scales.download_all());
+  EXPECT_EQ(first.data.download_all(), graphed.data.download_all());
+  EXPECT_EQ(first.scales.download_all(), graphed.scales.download_all());
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+// Fused epilogue == standalone quantizer on the same FP32 data: with exact inputs and a small K the bf16 output is
+// exact, so quantize(bf16 GEMM output) must equal the fused quantized output byte for byte.
+TEST(GemmFusedVsStandalone, SameBytes) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(5);
+  Problem p(200, 1280, 48, true, rng);  // |sum| <= 4*48*2^6: exact in bf16 (8 significant bits)? checked below
+  for (float v : p.ref) ASSERT_EQ(rules::bf16_to_float(rules::bf16_rn(v)), v) << "bf16 not exact: pick smaller K";
+  Output bf16(kFormats[0], p.M, p.N);
+  fp8_gemm_nt(p.args(bf16.spec), nullptr);
+  for (size_t fi = 1; fi < std::size(kFormats); ++fi) {
+    const FormatCase& f = kFormats[fi];
+    Output fused(f, p.M, p.N), standalone(f, p.M, p.N);
+    fused.poison();
+    standalone.poison();
+    fp8_gemm_nt(p.args(fused.spec), nullptr);
+    QuantizeArgs q;
+    q.M = p.M;
+    q.N = p.N;
+    q.x = bf16.data.get();
+    q.type = InputType::kBF16;
+    q.out = standalone.spec;
+    try {
+      quantize(q, nullptr);
+    } catch (const Error& e) {
+      ADD_FAILURE() << f.name << ": standalone quantizer threw: " << e.what();
+      continue;
+    }
+    cuda_check(cudaDeviceSynchronize(), "sync");
+    EXPECT_EQ(fused.data.download_all(), standalone.data.download_all()) << f.name;
+    if (fused.scale_bytes) EXPECT_EQ(fused.scales.download_all(), standalone.scales.download_all()) << f.name;
+  }
+}
+
+// Bad inputs are rejected before anything is launched: the poisoned output stays untouched.
+TEST(GemmBadInput, RejectedNothingWritten) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(3);
+  Problem p(64, 128, 128, true, rng);
+  Output out(kFormats[1], p.M, p.N);
+  out.poison();
+  auto expect_rejected = [&](GemmNTArgs g, const char* needle) {
+    try {
+      fp8_gemm_nt(g, nullptr);
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  GemmNTArgs g = p.args(out.spec);
+  g.K = 100;
+  expect_rejected(g, "K=100");
+  g = p.args(out.spec);
+  g.N = 120;  // mxfp8 needs N % 32 == 0
+  expect_rejected(g, "N=120");
+  g = p.args(out.spec);
+  g.out.scales = nullptr;
+  expect_rejected(g, "scales");
+  g = p.args(out.spec);
+  g.a = static_cast<const uint8_t*>(g.a) + 1;
+  expect_rejected(g, "a=");
+  cuda_check(cudaDeviceSynchronize(), "sync");
+  const std::vector<uint8_t> bytes = out.data.download_all();
+  EXPECT_TRUE(std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == kPoison; }));
+}
+
+}  // namespace
+}  // namespace mxgemm::testing
