@@ -191,8 +191,12 @@ void print_table(const std::vector<BenchRow>& rows) {
     char shape[64];
     if (r.K > 0)
       std::snprintf(shape, sizeof shape, "%ldx%ldx%ld", r.M, r.N, r.K);
-    else
+    else if (r.M > 0 || r.N > 0)
       std::snprintf(shape, sizeof shape, "%ldx%ld", r.M, r.N);
+    else
+      std::snprintf(shape, sizeof shape, "-");
+    std::string note = r.note;
+    std::replace(note.begin(), note.end(), '\n', ' ');
     std::printf("%-20s %-20s %-14s %9s", r.op.c_str(), shape, r.format.c_str(), fmt_num(r.mxgemm_us).c_str());
     for (const auto& p : peers) {
       std::printf(" %*s", std::max<int>(9, static_cast<int>(p.size())), fmt_num(get(r.peers, p)).c_str());
@@ -201,7 +205,7 @@ void print_table(const std::vector<BenchRow>& rows) {
     if (!std::isfinite(speed)) speed = get(r.extra, "speedup");
     std::printf(" %8s %8s %8s %8s %6s %s\n", fmt_num(get(r.extra, "floor_us")).c_str(),
                 fmt_num(get(r.extra, "tflops"), "%.0f").c_str(), fmt_num(get(r.extra, "gbps"), "%.0f").c_str(),
-                fmt_num(speed, "%.2fx").c_str(), r.verified ? "yes" : "no", r.note.c_str());
+                fmt_num(speed, "%.2fx").c_str(), r.verified ? "yes" : "no", note.c_str());
   }
   std::fflush(stdout);
 }
