@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "host/gemm_configs.h"
 #include "host/gemm_dispatch.h"
@@ -35,6 +36,17 @@ bool debug_enabled() {
   return enabled;
 }
 
+// MXGEMM_FORCE_TILE=BMxBN overrides the cost model (tuning and benchmarking aid; read once per process).
+std::pair<int, int> forced_tile_from_env() {
+  static const std::pair<int, int> tile = [] {
+    const char* v = std::getenv("MXGEMM_FORCE_TILE");
+    int bm = 0, bn = 0;
+    if (v != nullptr && std::sscanf(v, "%dx%d", &bm, &bn) != 2) bm = bn = 0;
+    return std::make_pair(bm, bn);
+  }();
+  return tile;
+}
+
 }  // namespace
 
 namespace host {
@@ -51,6 +63,10 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, cud
   if (a.out.ld == 0) a.out.ld = a.N;
 
   host::TileChoice tile;
+  if (block_m == 0 && forced_tile_from_env().first != 0) {
+    block_m = forced_tile_from_env().first;
+    block_n = forced_tile_from_env().second;
+  }
   if (block_m == 0) {
     tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
   } else {
