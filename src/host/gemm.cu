@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <utility>
 
 #include "host/gemm_configs.h"
 #include "host/gemm_dispatch.h"
@@ -36,13 +35,17 @@ bool debug_enabled() {
   return enabled;
 }
 
-// MXGEMM_FORCE_TILE=BMxBN overrides the cost model (tuning and benchmarking aid; read once per process).
-std::pair<int, int> forced_tile_from_env() {
-  static const std::pair<int, int> tile = [] {
+// MXGEMM_FORCE_TILE=BMxBN[xCLUSTER] overrides the cost model (tuning and benchmarking aid; read once per process).
+host::TileChoice forced_tile_from_env() {
+  static const host::TileChoice tile = [] {
+    host::TileChoice t;
     const char* v = std::getenv("MXGEMM_FORCE_TILE");
-    int bm = 0, bn = 0;
-    if (v != nullptr && std::sscanf(v, "%dx%d", &bm, &bn) != 2) bm = bn = 0;
-    return std::make_pair(bm, bn);
+    if (v == nullptr) return t;
+    const int n = std::sscanf(v, "%dx%dx%d", &t.block_m, &t.block_n, &t.cluster_m);
+    if (n < 2) t = host::TileChoice{};
+    if (n == 2) t.cluster_m = 1;
+    t.reason = "MXGEMM_FORCE_TILE";
+    return t;
   }();
   return tile;
 }
@@ -51,7 +54,7 @@ std::pair<int, int> forced_tile_from_env() {
 
 namespace host {
 
-void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, cudaStream_t stream) {
+void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int cluster_m, cudaStream_t stream) {
   const DeviceInfo dev = current_device_info();
   validate(args, dev);
 
@@ -63,32 +66,32 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, cud
   if (a.out.ld == 0) a.out.ld = a.N;
 
   host::TileChoice tile;
-  if (block_m == 0 && forced_tile_from_env().first != 0) {
-    block_m = forced_tile_from_env().first;
-    block_n = forced_tile_from_env().second;
-  }
-  if (block_m == 0) {
-    tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
-  } else {
+  if (block_m != 0) {
     tile.block_m = block_m;
     tile.block_n = block_n;
+    tile.cluster_m = cluster_m;
     tile.reason = "forced by the caller";
+  } else if (forced_tile_from_env().block_m != 0) {
+    tile = forced_tile_from_env();
+  } else {
+    tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
   }
-  const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, epilogue_kind(a.out));
+  const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, tile.cluster_m, epilogue_kind(a.out));
   if (launch == nullptr)
     throw Error(ErrorCode::kNotImplemented, "fp8_gemm_nt: no kernel compiled for tile " +
                                                 std::to_string(tile.block_m) + "x" + std::to_string(tile.block_n) +
+                                                "x" + std::to_string(tile.cluster_m) +
                                                 " with out_format=" + to_string(a.out.format));
   if (debug_enabled())
-    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d, %s\n",
+    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %d, %s\n",
                  static_cast<long long>(a.M), static_cast<long long>(a.N), static_cast<long long>(a.K),
-                 to_string(a.out.format), tile.block_m, tile.block_n, tile.reason.c_str());
+                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.reason.c_str());
   launch(problem, stream);
 }
 
 }  // namespace host
 
-void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, stream); }
+void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, 1, stream); }
 
 void m_grouped_fp8_gemm_nt_contiguous(const GroupedContiguousArgs& args, cudaStream_t) {
   validate(args, current_device_info());

@@ -1,6 +1,9 @@
 // The tile table and its cost model.
 //
 // Candidates (all instantiated ahead of time, scripts/gen_gemm_instances.py):
+//   128x128x2 the 128x128 tile in 2-CTA clusters along M that share B by TMA multicast: at large M a 128x128 FP8
+//            tile at full tensor-core rate pulls ~15 TB/s from L2 over the chip, more than L2 delivers; the pair
+//            halves the B part, (128+64)*K per tile instead of (128+128)*K.
 //   128x128  two math warpgroups, m64n128 wgmma: the best operand reuse (smem reads per MMA) -> large M.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
@@ -22,15 +25,16 @@ namespace mxgemm::host {
 namespace {
 
 struct Candidate {
-  int block_m, block_n;
+  int block_m, block_n, cluster_m;
   const char* why;
 };
 
 constexpr Candidate kCandidates[] = {
-    {128, 128, "128x128: best operand reuse for large M"},
-    {128, 64, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
-    {64, 64, "64x64: the most tiles, to stream the weights through every SM at small M"},
-    {64, 128, "64x128: small M with a 128-wide scale group"},
+    {128, 128, 2, "128x128 in 2-CTA clusters sharing B: least L2 traffic for large M"},
+    {128, 128, 1, "128x128: best operand reuse"},
+    {128, 64, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
+    {64, 64, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
+    {64, 128, 1, "64x128: small M with a 128-wide scale group"},
 };
 
 constexpr double kHbmBytesPerUs = 3.0e6;      // measured device-to-device copy, read + write (PEERS.md)
@@ -51,14 +55,19 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
   for (const Candidate& c : kCandidates) {
     if (group == 128 && c.block_n % 128 != 0) continue;
     if (group != 128 && c.block_n == 128 && c.block_m == 64) continue;  // not instantiated for these epilogues
-    const int64_t tiles = ((M + c.block_m - 1) / c.block_m) * ((N + c.block_n - 1) / c.block_n);
-    const int64_t waves = (tiles + num_sms - 1) / num_sms;
+    const int64_t m_blocks = (M + c.block_m - 1) / c.block_m;
+    if (c.cluster_m > 1 && m_blocks < 2) continue;  // nobody to share B with
+    // Work is handed out per cluster: ceil(m_blocks / cluster) x n_blocks units over num_sms / cluster slots.
+    const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((N + c.block_n - 1) / c.block_n);
+    const int64_t slots = num_sms / c.cluster_m;
+    const int64_t waves = (units + slots - 1) / slots;
+    const int64_t tiles = units * c.cluster_m;
     const int64_t active = std::min<int64_t>(tiles, num_sms);
     const double mma_us = double(waves) * 2.0 * c.block_m * c.block_n * double(K) /
                           (kSmFp8FlopsPerUs * shape_efficiency(c.block_m, c.block_n));
     const double bytes = double(M) * K + double(N) * K + double(M) * N;
     const double hbm_us = bytes / std::min(kHbmBytesPerUs, double(active) * kSmHbmBytesPerUs);
-    const double l2_us = double(waves) * double(c.block_m + c.block_n) * K / kSmL2BytesPerUs;
+    const double l2_us = double(waves) * double(c.block_m + c.block_n / c.cluster_m) * K / kSmL2BytesPerUs;
     const double est = std::max({mma_us, hbm_us, l2_us});
     // Ties (within 2%) go to the tile that wastes fewer rows (padding of M up to BLOCK_M).
     const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
@@ -67,7 +76,7 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
       char buf[256];
       std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", c.why,
                     static_cast<long long>(tiles), static_cast<long long>(waves), mma_us, hbm_us, l2_us);
-      best = TileChoice{c.block_m, c.block_n, est, buf};
+      best = TileChoice{c.block_m, c.block_n, c.cluster_m, est, buf};
     }
   }
   return best;

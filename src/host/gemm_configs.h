@@ -8,6 +8,7 @@ namespace mxgemm::host {
 
 struct TileChoice {
   int block_m = 0, block_n = 0;
+  int cluster_m = 1;       // CTAs per cluster along M sharing the B tile (TMA multicast)
   double modelled_us = 0;  // the cost model's estimate (for ranking, not a promise)
   std::string reason;      // why this tile won, for MXGEMM_DEBUG=1 and tests
 };

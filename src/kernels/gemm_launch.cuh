@@ -10,16 +10,16 @@
 
 namespace mxgemm::kernels {
 
-template <int kBlockM, int kBlockN, class Epilogue>
+template <int kBlockM, int kBlockN, int kClusterM, class Epilogue>
 void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream) {
-  using Traits = GemmKernelTraits<kBlockM, kBlockN, Epilogue>;
+  using Traits = GemmKernelTraits<kBlockM, kBlockN, kClusterM, Epilogue>;
   using OutLayout = typename Traits::OutLayout;
   const GemmNTArgs& a = problem.args;
 
   const CUtensorMap tmap_a =
       host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, kBlockM, kBlockK, 128);
   const CUtensorMap tmap_b =
-      host::make_tensor_map_2d("B", a.b, 1, a.N, a.K, a.ldb, kBlockN, kBlockK, 128);
+      host::make_tensor_map_2d("B", a.b, 1, a.N, a.K, a.ldb, kBlockN / kClusterM, kBlockK, 128);
   const int64_t num_k_blocks = (a.K + kBlockK - 1) / kBlockK;
   // SFA is MN-major: a [num_k_blocks, M] matrix with row pitch ldsfa; one box = the tile's BLOCK_M scales of a
   // K block (rows past M read as zero).
@@ -46,9 +46,32 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   if (err != cudaSuccess)
     throw Error(ErrorCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize): ") +
                                            cudaGetErrorString(err));
-  const int num_tiles = params.num_m_blocks * params.num_n_blocks;
-  const int grid = num_tiles < problem.num_sms ? num_tiles : problem.num_sms;
-  kernel<<<grid, Traits::kNumThreads, Traits::kSmemBytes, stream>>>(tmap_a, tmap_b, tmap_sfa, tmap_d, params);
+  // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per process).
+  const int num_units = ((params.num_m_blocks + kClusterM - 1) / kClusterM) * params.num_n_blocks;
+  int max_units = problem.num_sms / kClusterM;
+  cudaLaunchConfig_t config{};
+  cudaLaunchAttribute attr{};
+  config.blockDim = dim3(Traits::kNumThreads);
+  config.dynamicSmemBytes = Traits::kSmemBytes;
+  config.stream = stream;
+  if constexpr (kClusterM > 1) {
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = kClusterM;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    config.attrs = &attr;
+    config.numAttrs = 1;
+    static const int max_clusters = [&] {
+      int n = 0;
+      config.gridDim = dim3(kClusterM * max_units);
+      return cudaOccupancyMaxActiveClusters(&n, kernel, &config) == cudaSuccess && n > 0 ? n : 0;
+    }();
+    if (max_clusters > 0 && max_clusters < max_units) max_units = max_clusters;
+  }
+  config.gridDim = dim3(kClusterM * (num_units < max_units ? num_units : max_units));
+  err = cudaLaunchKernelEx(&config, kernel, tmap_a, tmap_b, tmap_sfa, tmap_d, params);
+  if (err != cudaSuccess)
+    throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));
   err = cudaGetLastError();
   if (err != cudaSuccess)
     throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));

@@ -28,7 +28,7 @@ struct DenseProblem {
 
 using GemmLauncher = void (*)(const DenseProblem&, cudaStream_t);
 
-// The launcher for (block_m, block_n, epilogue), or nullptr if that combination is not compiled in.
-GemmLauncher find_gemm_launcher(int block_m, int block_n, EpilogueKind epilogue);
+// The launcher for (block_m, block_n, cluster_m, epilogue), or nullptr if that combination is not compiled in.
+GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, EpilogueKind epilogue);
 
 }  // namespace mxgemm::kernels

@@ -19,6 +19,7 @@
 #include "kernels/epilogues.cuh"
 #include "kernels/gemm_params.h"
 #include "kernels/tile_scheduler.cuh"
+#include "ptx/cluster.cuh"
 #include "ptx/mbarrier.cuh"
 #include "ptx/sync.cuh"
 #include "ptx/tma.cuh"
@@ -26,10 +27,16 @@
 
 namespace mxgemm::kernels {
 
-template <int kBlockM_, int kBlockN_, class Epilogue_>
+template <int kBlockM_, int kBlockN_, int kClusterM_, class Epilogue_>
 struct GemmKernelTraits {
   static constexpr int kBlockM = kBlockM_;
   static constexpr int kBlockN = kBlockN_;
+  // CTAs per cluster along M. With 2, the pair computes vertically adjacent tiles and each CTA loads half of the
+  // shared B tile, multicast to both: L2->SM traffic per tile drops from (BM+BN)*K to (BM+BN/2)*K, which is what
+  // limits a 128x128 FP8 tile at large M.
+  static constexpr int kClusterM = kClusterM_;
+  static_assert(kClusterM == 1 || kClusterM == 2, "cluster of 1 or 2 along M");
+  static_assert((kBlockN / kClusterM) % 8 == 0, "multicast B slices must be whole 8-row swizzle atoms");
   using Epilogue = Epilogue_;
   static_assert(kBlockM % kMathWarpgroupRows == 0 && kBlockM <= 128, "one or two math warpgroups");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
@@ -91,11 +98,14 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
 #pragma unroll 1
     for (int s = 0; s < kStages; ++s) {
       ptx::mbarrier_init(&full_bar[s], 1);
-      ptx::mbarrier_init(&empty_bar[s], Traits::kNumMathWarpgroups * 4);  // one arrival per math warp
+      // One arrival per math warp of every CTA whose producer writes into this stage (the whole cluster).
+      ptx::mbarrier_init(&empty_bar[s], Traits::kClusterM * Traits::kNumMathWarpgroups * 4);
     }
     ptx::fence_mbarrier_init();
   }
-  __syncthreads();
+  // The peer's barriers must be initialised before any multicast or remote arrive reaches them.
+  if constexpr (Traits::kClusterM > 1) ptx::cluster_sync(); else __syncthreads();
+  const int cta_rank = Traits::kClusterM > 1 ? static_cast<int>(ptx::cluster_cta_rank()) : 0;
 
   if (warpgroup == Traits::kNumMathWarpgroups) {
     // ------------------------------------------------------------------ producer
@@ -104,7 +114,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::tma_prefetch_descriptor(&tmap_a);
       ptx::tma_prefetch_descriptor(&tmap_b);
       ptx::tma_prefetch_descriptor(&tmap_sfa);
-      DenseTileScheduler<> scheduler(params.num_m_blocks, params.num_n_blocks);
+      DenseTileScheduler<Traits::kClusterM> scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
+      constexpr int kSliceRows = kBlockN / Traits::kClusterM;  // B rows this CTA loads for the whole cluster
       int stage = 0;
       uint32_t phase = 0;
       int m_block, n_block;
@@ -115,8 +126,15 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           ptx::mbarrier_arrive_expect_tx(&full_bar[stage], Traits::kStageBytes);
           ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
                            m_block * kBlockM);
-          ptx::tma_load_2d(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes, kb * kBlockK,
-                           n_block * kBlockN);
+          if constexpr (Traits::kClusterM == 1) {
+            ptx::tma_load_2d(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes, kb * kBlockK,
+                             n_block * kBlockN);
+          } else {
+            ptx::tma_load_2d_multicast(&tmap_b, &full_bar[stage],
+                                       smem_b + stage * Traits::kTileBBytes + cta_rank * kSliceRows * kBlockK,
+                                       kb * kBlockK, n_block * kBlockN + cta_rank * kSliceRows,
+                                       static_cast<uint16_t>((1u << Traits::kClusterM) - 1u));
+          }
           ptx::tma_load_2d(&tmap_sfa, &full_bar[stage], smem_sfa + stage * kBlockM, m_block * kBlockM, kb);
           if (++stage == kStages) {
             stage = 0;
@@ -129,7 +147,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // ------------------------------------------------------------------ math warpgroups
     // With one math warpgroup (256 threads) every thread already has up to 255 registers.
     if constexpr (Traits::kNumMathWarpgroups > 1) ptx::setmaxnreg_inc<Traits::kMathRegs>();
-    DenseTileScheduler<> scheduler(params.num_m_blocks, params.num_n_blocks);
+    DenseTileScheduler<Traits::kClusterM> scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
     uint8_t* my_out_tile = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
@@ -167,8 +185,15 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(partial[j]);
         ptx::wgmma_wait_group<0>();
 
-        // The stage's A/B/SFA are consumed: hand it back to the producer.
-        if (lane == 0) ptx::mbarrier_arrive(&empty_bar[stage]);
+        // The stage's A/B/SFA are consumed: hand it back to the producer(s) that fill it.
+        if (lane == 0) {
+          if constexpr (Traits::kClusterM == 1) {
+            ptx::mbarrier_arrive(&empty_bar[stage]);
+          } else {
+#pragma unroll
+            for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[stage], r);
+          }
+        }
         if (++stage == kStages) {
           stage = 0;
           phase ^= 1u;
@@ -180,6 +205,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       }
 
       // ---------------------------------------------------------------- epilogue
+      if (m_block >= params.num_m_blocks) continue;  // a cluster's surplus tile: it only helped with the loads
       // The previous tile's TMA store must have finished reading the output tile before we overwrite it.
       if (store_leader) ptx::tma_store_wait_read();
       ptx::named_barrier_sync(wg_barrier_id, 128);
@@ -206,6 +232,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     }
     if (store_leader) ptx::tma_store_wait_all();
   }
+  // No CTA may leave while its peer can still multicast into its shared memory or arrive on its barriers.
+  if constexpr (Traits::kClusterM > 1) ptx::cluster_sync();
 #endif
 }
 

@@ -40,12 +40,12 @@ constexpr FormatCase kFormats[] = {
 };
 
 struct Tile {
-  int block_m, block_n;
+  int block_m, block_n, cluster_m;
 };
-// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0} = the cost model's choice.
+// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0,1} = the cost model's choice.
 std::vector<Tile> tiles_for(OutFormat f) {
-  if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0) return {{64, 128}, {128, 128}};
-  return {{64, 64}, {128, 64}, {128, 128}};
+  if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0) return {{64, 128, 1}, {128, 128, 1}, {128, 128, 2}};
+  return {{64, 64, 1}, {128, 64, 1}, {128, 128, 1}, {128, 128, 2}};
 }
 
 int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
@@ -159,7 +159,7 @@ std::string first_mismatch(const char* what, const std::vector<uint8_t>& got, co
 std::string run_and_compare_exact(const Problem& p, const FormatCase& f, Tile t) {
   Output out(f, p.M, p.N);
   out.poison();
-  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, nullptr);
+  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, t.cluster_m, nullptr);
   cuda_check(cudaDeviceSynchronize(), "gemm");
   std::vector<uint8_t> want_data, want_scales;
   reference_output(f, p.ref, p.M, p.N, want_data, want_scales);
@@ -184,7 +184,8 @@ TEST(GemmExact, SmallTileSmoke) {
   Problem p(128, 128, 128, true, rng);
   for (const FormatCase& f : kFormats) {
     for (Tile t : tiles_for(f.format)) {
-      SCOPED_TRACE(std::string(f.name) + " tile " + std::to_string(t.block_m) + "x" + std::to_string(t.block_n));
+      SCOPED_TRACE(std::string(f.name) + " tile " + std::to_string(t.block_m) + "x" + std::to_string(t.block_n) + "x" +
+                   std::to_string(t.cluster_m));
       EXPECT_EQ(run_and_compare_exact(p, f, t), "");
     }
   }
@@ -208,12 +209,12 @@ TEST(GemmExact, ManyShapesAllFormatsBitExact) {
     ++shapes;
     for (const FormatCase& f : kFormats) {
       const std::vector<Tile> tiles = tiles_for(f.format);
-      for (Tile t : {Tile{0, 0}, tiles[i % tiles.size()]}) {
+      for (Tile t : {Tile{0, 0, 1}, tiles[i % tiles.size()]}) {
         ++runs;
         const std::string err = run_and_compare_exact(p, f, t);
         if (!err.empty() && ++failures <= 20)
           ADD_FAILURE() << "M=" << M << " N=" << N << " K=" << K << " " << f.name << " tile " << t.block_m << "x"
-                        << t.block_n << ": " << err;
+                        << t.block_n << "x" << t.cluster_m << ": " << err;
       }
     }
   }
