@@ -413,7 +413,8 @@ int colwise_blocks_per_sm() {
   return occ;
 }
 
-// waves: persistent grid = num_sms x occupancy x waves (waves = 0: one block per work unit, no grid cap).
+// waves: persistent grid = num_sms x occupancy x waves (waves = 0: one block per work unit, no grid cap;
+// columnwise: waves <= 0 means 1).
 template <class In, class Pol>
 cudaError_t launch_rowwise(const QuantParams& p, int num_sms, int unroll, int waves, cudaStream_t stream) {
   auto cap = [&](int occ) { return waves <= 0 ? 0x7fffffff : num_sms * occ * waves; };
@@ -432,10 +433,8 @@ template <class In, class Pol>
 cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
   const int64_t tiles = ((p.M + kTileM - 1) / kTileM) * ((p.N + kTileN - 1) / kTileN);
   int64_t blocks = tiles;
-  if (waves > 0) {
-    const int64_t cap = static_cast<int64_t>(num_sms) * colwise_blocks_per_sm<In, Pol>() * waves;
-    if (blocks > cap) blocks = cap;
-  }
+  const int64_t cap = static_cast<int64_t>(num_sms) * colwise_blocks_per_sm<In, Pol>() * (waves > 0 ? waves : 1);
+  if (blocks > cap) blocks = cap;
   if (blocks > 0x7fffffff) blocks = 0x7fffffff;
   if (blocks < 1) blocks = 1;
   quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);

@@ -31,7 +31,10 @@ struct QuantParams {
 // Launch shape knobs. The defaults are what mxgemm::quantize() uses.
 struct Tuning {
   int unroll = 2;  // rowwise: 512-element work items per warp loaded before any is processed (1, 2, 4)
-  int waves = 1;   // persistent grid = SMs x resident blocks x waves; 0 = one block per work unit
+  // Grid. Rowwise: 0 = one block per 8 x unroll work items, no cap (measured best on the H100: 97% of copy
+  // at 8192x7168 vs 92% persistent); > 0 = persistent, SMs x resident blocks x waves. Columnwise always runs
+  // persistent (waves <= 0 counts as 1 for it: 84% of copy non-persistent vs 86% persistent at 8192x7168).
+  int waves = 0;
 };
 
 cudaError_t run_rowwise_bf16(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,
