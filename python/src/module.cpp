@@ -629,17 +629,17 @@ NB_MODULE(_C, m) {
   m.def("_register_stream_resolver", &register_stream_resolver, "resolver"_a);
   m.def("_torch_registered", &torch_registered);
 
-  m.def("gemm_nt", &gemm_nt, "a"_a, "sfa"_a, "b"_a, "sfb"_a, "d"_a, "d_sf"_a.none(), "out_format"_a, "scale_rule"_a,
+  m.def("gemm_nt", &gemm_nt, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a,
         "scale_layout"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
-  m.def("grouped_contiguous", &grouped_contiguous, "a"_a, "sfa"_a, "b"_a, "sfb"_a, "d"_a, "d_sf"_a.none(),
-        "layout"_a, "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
+  m.def("grouped_contiguous", &grouped_contiguous, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(),
+        "layout"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
         "validate_only"_a.none() = nb::none());
-  m.def("grouped_masked", &grouped_masked, "a"_a, "sfa"_a, "b"_a, "sfb"_a, "d"_a, "d_sf"_a.none(), "masked_m"_a,
+  m.def("grouped_masked", &grouped_masked, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(), "masked_m"_a.none(),
         "expected_m"_a, "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
         "validate_only"_a.none() = nb::none());
-  m.def("quantize", &quantize_, "x"_a, "d"_a, "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
+  m.def("quantize", &quantize_, "x"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
         "columnwise"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
-  m.def("transform_sfa_to_mn_major", &transform_sfa, "src"_a, "dst"_a, "stream"_a.none() = nb::none());
+  m.def("transform_sfa_to_mn_major", &transform_sfa, "src"_a.none(), "dst"_a.none(), "stream"_a.none() = nb::none());
 
   m.def("device_info", &device_info, "(cc_major, cc_minor, num_sms) of the current CUDA device; raises UnsupportedError without one");
   m.def("group_size", [](int f) { return group_size(parse_format(f)); });

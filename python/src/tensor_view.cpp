@@ -1,6 +1,7 @@
 #include "tensor_view.h"
 
 #include <Python.h>
+#include <nanobind/stl/string.h>
 
 #include <cstring>
 
@@ -241,7 +242,7 @@ TensorView to_view(nb::handle obj, const char* name, bool writable) {
     nb::ndarray<> a;
     if (!nb::try_cast(obj, a)) {
       throw nb::type_error((std::string(name) + ": expected a writable array (DLPack or buffer protocol: torch, " +
-                            "CuPy, NumPy), got " + nb::cast<std::string>(nb::str(obj.type())))
+                            "CuPy, NumPy), got " + std::string(nb::type_name(obj.type()).c_str()))
                                .c_str());
     }
     TensorView v = from_ndarray(a, obj);
@@ -251,7 +252,7 @@ TensorView to_view(nb::handle obj, const char* name, bool writable) {
   nb::ndarray<nb::ro> a;
   if (!nb::try_cast(obj, a)) {
     throw nb::type_error((std::string(name) + ": expected an array (DLPack or buffer protocol: torch, CuPy, JAX, " +
-                          "NumPy), got " + nb::cast<std::string>(nb::str(obj.type())))
+                          "NumPy), got " + std::string(nb::type_name(obj.type()).c_str()))
                              .c_str());
   }
   TensorView v = from_ndarray(a, obj);
@@ -270,7 +271,7 @@ uintptr_t resolve_stream(nb::handle stream, const TensorView& first, nb::handle 
       if (nb::hasattr(stream, attr)) return nb::cast<uintptr_t>(stream.attr(attr));
     }
     throw nb::type_error(("stream: expected an int (cudaStream_t) or a torch/CuPy stream, got " +
-                          nb::cast<std::string>(nb::str(stream.type())))
+                          std::string(nb::type_name(stream.type()).c_str()))
                              .c_str());
   }
   if (first.framework == Framework::kTorch) {
