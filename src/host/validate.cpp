@@ -30,7 +30,9 @@ namespace {
 using detail::ceil_div;
 using detail::kTmaAlignmentBytes;
 
-std::string assignment(const std::string& name, int64_t value) { return name + "=" + std::to_string(value); }
+std::string assignment(const std::string& name, int64_t value) {
+  return name + "=" + std::to_string(value);
+}
 
 // Collects the entry point's name so that every message starts with it; each check throws on the first broken
 // rule (one clear message beats a list of consequences of the same mistake).
@@ -48,7 +50,8 @@ class Checker {
   }
 
   void multiple_of(const std::string& name, int64_t value, int64_t divisor, const std::string& why) const {
-    if (value % divisor != 0) fail(assignment(name, value), "must be a multiple of " + std::to_string(divisor) + " (" + why + ")");
+    if (value % divisor != 0)
+      fail(assignment(name, value), "must be a multiple of " + std::to_string(divisor) + " (" + why + ")");
   }
 
   void at_least(const std::string& name, int64_t value, const std::string& bound_name, int64_t bound) const {
@@ -76,8 +79,7 @@ class Checker {
   void device(const DeviceInfo& dev) const {
     if (dev.cc_major != 9 || dev.cc_minor != 0) {
       fail("device compute capability=" + std::to_string(dev.cc_major) + "." + std::to_string(dev.cc_minor),
-           "mxgemm kernels need exactly 9.0 (Hopper, built for sm_90a: wgmma/TMA/setmaxnreg)",
-           ErrorCode::kUnsupported);
+           "mxgemm kernels need exactly 9.0 (Hopper, built for sm_90a: wgmma/TMA/setmaxnreg)", ErrorCode::kUnsupported);
     }
   }
 
@@ -165,9 +167,9 @@ void check_output(const Checker& check, const OutputSpec& out, int64_t batch, in
   const int64_t ld = detail::resolved_out_ld(out, cols);
   if (out.ld != 0) {
     check.at_least("out.ld", out.ld, cols_name, cols);
-    check.multiple_of("out.ld", out.ld, 16 / element_bytes,
-                      "16-byte TMA row pitch of " + format + " output: out.ld * " + std::to_string(element_bytes) +
-                          " bytes");
+    check.multiple_of(
+        "out.ld", out.ld, 16 / element_bytes,
+        "16-byte TMA row pitch of " + format + " output: out.ld * " + std::to_string(element_bytes) + " bytes");
   }
   check.product("rows * out.ld * element bytes of out.data",
                 check.product("rows * out.ld", check.product("batch * rows", batch, rows), ld), element_bytes);
@@ -175,7 +177,8 @@ void check_output(const Checker& check, const OutputSpec& out, int64_t batch, in
   if (out.format == OutFormat::kBF16) {
     // A scale pointer with bf16 output means the caller expected scales that will never be written: reject.
     if (out.scales != nullptr) {
-      check.fail("out.scales=" + detail::format_pointer(out.scales), "must be null for bf16 output (bf16 has no scales)");
+      check.fail("out.scales=" + detail::format_pointer(out.scales),
+                 "must be null for bf16 output (bf16 has no scales)");
     }
     return;
   }
@@ -213,8 +216,7 @@ void validate(const GroupedContiguousArgs& args, const DeviceInfo& dev) {
   check.device(dev);
   check.positive("num_groups", args.num_groups);
   check_problem_shape(check, "M", args.M, args.N, args.K);
-  check.multiple_of("M", args.M, get_m_alignment(),
-                    "get_m_alignment(): every group's rows start at a multiple of 128");
+  check.multiple_of("M", args.M, get_m_alignment(), "get_m_alignment(): every group's rows start at a multiple of 128");
   check_fp8_operand(check, "a", args.a, nullptr, 0, args.K);
   check.product("M * K", args.M, args.K);
   check_fp8_operand(check, "b", args.b, nullptr, 0, args.K);
@@ -223,7 +225,8 @@ void validate(const GroupedContiguousArgs& args, const DeviceInfo& dev) {
   check.pointer("sfb", args.sfb, kTmaAlignmentBytes, "TMA");
   check.product("num_groups * ceil(N/128) * ceil(K/128) of sfb", args.num_groups,
                 check.product("ceil(N/128) * ceil(K/128)", ceil_div(args.N, 128), ceil_div(args.K, 128)));
-  if (args.layout == nullptr) check.fail("layout=nullptr", "must not be null (int32 [M] group index per row, -1 = padding)");
+  if (args.layout == nullptr)
+    check.fail("layout=nullptr", "must not be null (int32 [M] group index per row, -1 = padding)");
   check_output(check, args.out, 1, args.M, "N", args.N, "");
 }
 
@@ -233,7 +236,8 @@ void validate(const GroupedMaskedArgs& args, const DeviceInfo& dev) {
   check.positive("num_groups", args.num_groups);
   check_problem_shape(check, "max_m", args.max_m, args.N, args.K);
   if (args.expected_m < 0 || args.expected_m > args.max_m) {
-    check.fail(assignment("expected_m", args.expected_m), "must be in [0, max_m=" + std::to_string(args.max_m) + "] (0 means max_m)");
+    check.fail(assignment("expected_m", args.expected_m),
+               "must be in [0, max_m=" + std::to_string(args.max_m) + "] (0 means max_m)");
   }
   check_fp8_operand(check, "a", args.a, nullptr, 0, args.K);
   check.product("num_groups * max_m * K", args.num_groups, check.product("max_m * K", args.max_m, args.K));
@@ -245,7 +249,8 @@ void validate(const GroupedMaskedArgs& args, const DeviceInfo& dev) {
   check.pointer("sfb", args.sfb, kTmaAlignmentBytes, "TMA");
   check.product("num_groups * ceil(N/128) * ceil(K/128) of sfb", args.num_groups,
                 check.product("ceil(N/128) * ceil(K/128)", ceil_div(args.N, 128), ceil_div(args.K, 128)));
-  if (args.masked_m == nullptr) check.fail("masked_m=nullptr", "must not be null (int32 [num_groups] valid rows per group)");
+  if (args.masked_m == nullptr)
+    check.fail("masked_m=nullptr", "must not be null (int32 [num_groups] valid rows per group)");
   check_output(check, args.out, args.num_groups, args.max_m, "N", args.N, "");
 }
 

@@ -31,7 +31,8 @@ void expect_rejected(const Args& args, std::initializer_list<std::string> fragme
     EXPECT_EQ(e.code(), code) << e.what();
     const std::string message = e.what();
     for (const auto& fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos) << "message \"" << message << "\" lacks \"" << fragment << "\"";
+      EXPECT_NE(message.find(fragment), std::string::npos)
+          << "message \"" << message << "\" lacks \"" << fragment << "\"";
     }
   }
 }
@@ -182,7 +183,8 @@ TEST(ValidateGemm, EnumRules) {
                     a.out.format = OutFormat::kG128UE8M0; a.out.rule = ScaleRule::kFLOOR; }),
                   {"out.rule=floor", "only mxfp8", "g128_ue8m0"});
   expect_rejected(with<GemmNTArgs>(valid_gemm(), [](auto& a) {
-                    a.out.format = OutFormat::kBF16; a.out.scales = nullptr; a.out.layout = ScaleLayout::kBlocked128x4; }),
+                    a.out.format = OutFormat::kBF16; a.out.scales = nullptr;
+                    a.out.layout = ScaleLayout::kBlocked128x4; }),
                   {"out.layout=blocked128x4", "only mxfp8", "bf16"});
 }
 
@@ -193,7 +195,8 @@ TEST(ValidateGemm, DeviceMustBeSm90) {
 }
 
 TEST(ValidateGemm, Int64OverflowIsRejected) {
-  expect_rejected(with<GemmNTArgs>(valid_gemm(), [](auto& a) { a.M = int64_t{1} << 40; a.ldsfa = 0; a.K = int64_t{1} << 30; }),
+  expect_rejected(with<GemmNTArgs>(valid_gemm(), [](auto& a) {
+                    a.M = int64_t{1} << 40; a.ldsfa = 0; a.K = int64_t{1} << 30; }),
                   {"overflows int64"});
 }
 
@@ -219,7 +222,8 @@ TEST(ValidateGrouped, MaskedRules) {
   expect_rejected(with<GroupedMaskedArgs>(valid_masked(), [](auto& a) { a.masked_m = nullptr; }),
                   {"masked_m=nullptr"});
   expect_rejected(with<GroupedMaskedArgs>(valid_masked(), [](auto& a) { a.num_groups = -2; }), {"num_groups=-2"});
-  expect_rejected(with<GroupedMaskedArgs>(valid_masked(), [](auto& a) { a.out.scales = fake_mutable_pointer(0x60000); }),
+  expect_rejected(with<GroupedMaskedArgs>(valid_masked(),
+                                         [](auto& a) { a.out.scales = fake_mutable_pointer(0x60000); }),
                   {"out.scales=0x60000", "bf16"});
 }
 
