@@ -13,6 +13,7 @@
 #   --bench-args "..."    extra flags for mxgemm-bench (e.g. "--mode gemm --formats bf16,mxfp8 --iters 50")
 #   --no-peers            skip .deps/peers/peers.py
 #   --no-plot             skip scripts/plot_bench.py
+#   --bench-bin PATH      run this prebuilt mxgemm-bench (e.g. built here, carried in .deps/bin) instead of building it
 #   --jobs N              build parallelism (default 16)
 #   --budget S            total seconds (default 470)
 #
@@ -27,13 +28,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
 
 DO_TESTS=1 DO_BENCH=1 DO_PEERS=1 DO_PLOT=1
-FILTER="" BENCH_ARGS="" JOBS=16 BUDGET=470
+FILTER="" BENCH_ARGS="" JOBS=16 BUDGET=470 BENCH_BIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests-only) DO_BENCH=0; DO_PEERS=0; DO_PLOT=0 ;;
     --bench-only) DO_TESTS=0 ;;
     --filter) FILTER="$2"; shift ;;
     --bench-args) BENCH_ARGS="$2"; shift ;;
+    --bench-bin) BENCH_BIN="$2"; shift ;;
     --no-peers) DO_PEERS=0 ;;
     --no-plot) DO_PLOT=0 ;;
     --jobs) JOBS="$2"; shift ;;
@@ -53,6 +55,8 @@ exec > >(tee -a "$LOG") 2>&1
 TEE_PID=$!
 
 START=$SECONDS
+# A bench binary built elsewhere finds the CUDA 13 runtime and cuBLASLt of the toolkit.
+[ -d /usr/local/cuda/lib64 ] && export LD_LIBRARY_PATH="/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 SUMMARY=()
 FAILED=0
 left() { echo $(( BUDGET - (SECONDS - START) )); }
@@ -92,10 +96,17 @@ if [ "$DO_TESTS" = 1 ]; then
 else
   CFG+=(-DMXGEMM_BUILD_TESTS=OFF)
 fi
-[ "$DO_BENCH" = 1 ] && TARGETS+=(mxgemm-bench)
+[ "$DO_BENCH" = 1 ] && [ -z "$BENCH_BIN" ] && TARGETS+=(mxgemm-bench)
 BUILD_OK=0      # configure worked
 TESTS_BUILT=0 BENCH_BUILT=0
-if cmake "${CFG[@]}" > "$OUT/build.log" 2>&1; then
+BENCH_EXE="$BUILD/mxgemm-bench"
+if [ -n "$BENCH_BIN" ] && [ "$DO_BENCH" = 1 ]; then
+  if [ -x "$BENCH_BIN" ]; then BENCH_EXE="$BENCH_BIN"; BENCH_BUILT=1; note "bench: prebuilt $BENCH_BIN"
+  else fail "--bench-bin $BENCH_BIN: not an executable"; fi
+fi
+if [ ${#TARGETS[@]} -eq 0 ]; then
+  note "configure/build: skipped (nothing to build)"
+elif cmake "${CFG[@]}" > "$OUT/build.log" 2>&1; then
   BUILD_OK=1
   # One target at a time, so that a test that does not compile does not keep the bench from running.
   for t in "${TARGETS[@]}"; do
@@ -140,7 +151,7 @@ if [ "$TESTS_BUILT" = 1 ]; then
 fi
 
 # ---- ptxas report ------------------------------------------------------------------------------------------------
-if [ "$BUILD_OK" = 1 ] && [ -f scripts/check_ptxas.sh ] && { [ "$TESTS_BUILT" = 1 ] || [ "$BENCH_BUILT" = 1 ]; }; then
+if [ "$BUILD_OK" = 1 ] && [ -f scripts/check_ptxas.sh ]; then
   step "scripts/check_ptxas.sh"
   # Its per-kernel report goes to build.log; its verdict lines here.
   echo "=== scripts/check_ptxas.sh $BUILD" >> "$OUT/build.log"
@@ -157,7 +168,7 @@ if [ "$BENCH_BUILT" = 1 ]; then
   [ "$DO_PEERS" = 1 ] && reserve=$(( reserve + 75 ))
   T=$(share "$reserve" 60)
   # shellcheck disable=SC2086  # BENCH_ARGS is a flag list
-  timeout "$T" "$BUILD/mxgemm-bench" $BENCH_ARGS
+  timeout "$T" "$BENCH_EXE" $BENCH_ARGS
   rc=$?
   case $rc in
     0) note "bench: ok ($(cd "$OUT" && echo bench-*.json))" ;;

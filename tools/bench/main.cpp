@@ -247,6 +247,11 @@ int main(int argc, char** argv) {
       auto r = bench_gemm(ctx, shapes, formats, ceilings, &log);
       meta.strings.push_back({"cublaslt_peer", log});
       rows.insert(rows.end(), r.begin(), r.end());
+      if (mode == "all") {
+        print_table(rows);
+        write_json(out_path, meta, rows);  // kept if a later mode is cut off; rewritten at the end
+        std::printf("wrote %s (%zu rows, gemm mode)\n", out_path.c_str(), rows.size());
+      }
     }
     if (mode == "quantize" || mode == "all") {
 #if MXGEMM_BENCH_HAS_QUANTIZE
