@@ -58,7 +58,7 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
   const DeviceInfo dev = current_device_info();
   validate(args, dev);
 
-  kernels::DenseProblem problem{args, dev.num_sms};
+  kernels::DenseProblem problem{args, dev.num_sms, debug_enabled()};
   GemmNTArgs& a = problem.args;
   if (a.lda == 0) a.lda = a.K;
   if (a.ldb == 0) a.ldb = a.K;

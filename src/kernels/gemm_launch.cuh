@@ -2,6 +2,7 @@
 // Included only by the instantiation units (gemm_instances_*.cu).
 #pragma once
 
+#include <cstdio>
 #include <string>
 
 #include "host/tensor_map.h"
@@ -69,6 +70,9 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     if (max_clusters > 0 && max_clusters < max_units) max_units = max_clusters;
   }
   config.gridDim = dim3(kClusterM * (num_units < max_units ? num_units : max_units));
+  if (problem.debug)
+    std::fprintf(stderr, "[mxgemm] launch %dx%dx%d: grid %u CTAs (%d units, %d slots), %d stages, %d B smem\n", kBlockM,
+                 kBlockN, kClusterM, config.gridDim.x, num_units, max_units, Traits::kNumStages, Traits::kSmemBytes);
   err = cudaLaunchKernelEx(&config, kernel, tmap_a, tmap_b, tmap_sfa, tmap_d, params);
   if (err != cudaSuccess)
     throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));

@@ -24,6 +24,7 @@ enum class EpilogueKind : int {
 struct DenseProblem {
   GemmNTArgs args;
   int num_sms;
+  bool debug = false;  // print the launch shape (MXGEMM_DEBUG=1)
 };
 
 using GemmLauncher = void (*)(const DenseProblem&, cudaStream_t);
