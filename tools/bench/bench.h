@@ -31,6 +31,9 @@ struct BenchContext {
 
 // Median kernel time in microseconds of fn() enqueued on ctx.stream: L2 flushed (256 MB memset) before each
 // call, CUDA events around the call alone, after ctx.warmup untimed calls.
+// Measured on the H100 (2026-11-25): events around one launch read ~3 µs (small shapes) to ~6 µs (large) more
+// than the profiler's kernel time of the same call (cuBLASLt 128x7168x2048: 14.4 µs here vs 11.2 µs in peers.py,
+// same machine, same run); compare with PEERS.md's profiler numbers with that in mind.
 double time_us(const BenchContext& ctx, const std::function<void()>& fn);
 
 // Throws std::runtime_error with the call text on a CUDA error.

@@ -113,8 +113,19 @@ const char* to_string(LtSfbLayout l) {
 
 LtGemm::LtGemm(CublasLtPeer& peer, const LtConfig& cfg, int64_t M, int64_t N, int64_t K, const void* a,
                const float* sfa, const void* b, const float* sfb, void* d)
-    : peer_(peer), cfg_(cfg), M_(M), N_(N), K_(K), a_(a), b_(b), d_(d) {
+    : peer_(peer), cfg_(cfg), M_(M), N_(N), K_(K), Mp_(M), a_(a), b_(b), d_(d) {
   const int64_t KB = cdiv(K, 128), NB = cdiv(N, 128);
+  if (!cfg.weights_first && M % 16 != 0) {
+    // cuBLASLt computes Mp rows: a zero-padded copy of A and its own D (setup only, outside the timed region;
+    // peers.py does the same with max(M, 16) rows).
+    Mp_ = (M + 15) / 16 * 16;
+    a_pad_ = DeviceBuffer(static_cast<size_t>(Mp_ * K));
+    check_cuda(cudaMemset(a_pad_.get(), 0, a_pad_.bytes()), "LtGemm: pad A");
+    check_cuda(cudaMemcpy(a_pad_.get(), a, static_cast<size_t>(M * K), cudaMemcpyDeviceToDevice), "LtGemm: pad A");
+    a_ = a_pad_.get();
+    d_pad_ = DeviceBuffer(static_cast<size_t>(Mp_ * N) * 2);
+    d_ = d_pad_.get();
+  }
   const void* scale_a = nullptr;  // cuBLASLt's A / B scale pointers
   const void* scale_b = nullptr;
   int32_t mode_a = CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F, mode_b = CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F;
@@ -122,7 +133,13 @@ LtGemm::LtGemm(CublasLtPeer& peer, const LtConfig& cfg, int64_t M, int64_t N, in
     std::vector<float> h_sfa(static_cast<size_t>(KB * pad4(M))), h_sfb(static_cast<size_t>(NB * KB));
     check_cuda(cudaMemcpy(h_sfa.data(), sfa, h_sfa.size() * 4, cudaMemcpyDeviceToHost), "LtGemm: copy sfa");
     check_cuda(cudaMemcpy(h_sfb.data(), sfb, h_sfb.size() * 4, cudaMemcpyDeviceToHost), "LtGemm: copy sfb");
-    sfa_buf_ = upload_vec(convert_sfa(h_sfa, M, KB, cfg.sfa));
+    if (Mp_ != M) {  // our MN-major layout over Mp rows; padding rows get scale 1
+      std::vector<float> p(static_cast<size_t>(KB * pad4(Mp_)), 1.0f);
+      for (int64_t kb = 0; kb < KB; ++kb)
+        for (int64_t m = 0; m < M; ++m) p[kb * pad4(Mp_) + m] = h_sfa[kb * pad4(M) + m];
+      h_sfa.swap(p);
+    }
+    sfa_buf_ = upload_vec(convert_sfa(h_sfa, Mp_, KB, cfg.sfa));
     sfb_buf_ = upload_vec(convert_sfb(h_sfb, NB, KB, cfg.sfb));
     const int32_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F, blk = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
     mode_a = cfg.weights_first ? blk : vec;
@@ -130,7 +147,7 @@ LtGemm::LtGemm(CublasLtPeer& peer, const LtConfig& cfg, int64_t M, int64_t N, in
     scale_a = cfg.weights_first ? sfb_buf_.get() : sfa_buf_.get();
     scale_b = cfg.weights_first ? sfa_buf_.get() : sfb_buf_.get();
   } else if (cfg.recipe == LtRecipe::kRowwise) {
-    sfa_buf_ = upload_vec(std::vector<float>(static_cast<size_t>(M), 1.0f));
+    sfa_buf_ = upload_vec(std::vector<float>(static_cast<size_t>(Mp_), 1.0f));
     sfb_buf_ = upload_vec(std::vector<float>(static_cast<size_t>(N), 1.0f));
     mode_a = mode_b = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
     scale_a = cfg.weights_first ? sfb_buf_.get() : sfa_buf_.get();
@@ -151,7 +168,7 @@ LtGemm::LtGemm(CublasLtPeer& peer, const LtConfig& cfg, int64_t M, int64_t N, in
     set_attr(op_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, scale_a, "set A_SCALE_POINTER");
     set_attr(op_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, scale_b, "set B_SCALE_POINTER");
     // Operands: both K-major ("TN" in cuBLASLt's column-major terms).
-    const int64_t m = cfg.weights_first ? N : M, n = cfg.weights_first ? M : N;
+    const int64_t m = cfg.weights_first ? N : Mp_, n = cfg.weights_first ? M : N;
     check_lt(cublasLtMatrixLayoutCreate(&la_, CUDA_R_8F_E4M3, K, m, K), "layout A");
     check_lt(cublasLtMatrixLayoutCreate(&lb_, CUDA_R_8F_E4M3, K, n, K), "layout B");
     check_lt(cublasLtMatrixLayoutCreate(&ld_, CUDA_R_16BF, m, n, m), "layout D");
@@ -198,6 +215,11 @@ void LtGemm::run(cudaStream_t stream) const {
            "Matmul");
 }
 
+void LtGemm::poison_output() const {
+  check_cuda(cudaMemset(d_, 0xff, static_cast<size_t>(Mp_ * N_) * 2), "LtGemm: poison D");
+  check_cuda(cudaDeviceSynchronize(), "LtGemm: poison D");
+}
+
 std::vector<float> LtGemm::download_rows(const std::vector<int64_t>& rows) const {
   std::vector<float> out(rows.size() * static_cast<size_t>(N_));
   std::vector<uint16_t> h;
@@ -210,10 +232,10 @@ std::vector<float> LtGemm::download_rows(const std::vector<int64_t>& rows) const
       for (int64_t n = 0; n < N_; ++n) out[i * N_ + n] = rules::bf16_to_float(h[n]);
     }
   } else {  // column-major [M, N]: element (m, n) at n * M + m
-    h.resize(static_cast<size_t>(M_ * N_));
+    h.resize(static_cast<size_t>(Mp_ * N_));
     check_cuda(cudaMemcpy(h.data(), d_, h.size() * 2, cudaMemcpyDeviceToHost), "LtGemm: download");
     for (size_t i = 0; i < rows.size(); ++i)
-      for (int64_t n = 0; n < N_; ++n) out[i * N_ + n] = rules::bf16_to_float(h[n * M_ + rows[i]]);
+      for (int64_t n = 0; n < N_; ++n) out[i * N_ + n] = rules::bf16_to_float(h[n * Mp_ + rows[i]]);
   }
   return out;
 }
@@ -271,7 +293,7 @@ CalibProblem make_calib(int64_t M, int64_t N, int64_t K, uint64_t seed) {
 // Relative error of cuBLASLt with cfg on p; throws if cuBLASLt refuses.
 double calib_error(CublasLtPeer& peer, const LtConfig& cfg, CalibProblem& p, cudaStream_t s) {
   LtGemm g(peer, cfg, p.M, p.N, p.K, p.da.get(), p.dsfa.as<float>(), p.db.get(), p.dsfb.as<float>(), p.dd.get());
-  p.dd.fill(0xff);  // bf16 NaN: unwritten elements fail
+  g.poison_output();  // bf16 NaN: unwritten elements fail
   g.run(s);
   check_cuda(cudaStreamSynchronize(s), "calibrate: sync");
   std::vector<int64_t> all(static_cast<size_t>(p.M));
@@ -292,9 +314,11 @@ std::string CublasLtPeer::calibrate(cudaStream_t s) {
   for (bool wf : {true, false}) {
     // Shapes whose M is not a multiple of 4 (where D's row pitch allows it), whose N and K block counts differ
     // and are not multiples of 4, with distinct random scales: every wrong layout candidate gives O(1) error.
+    // M = 1 and M = 70 also exercise the row padding of the activations-first order (see LtGemm::Mp_).
     std::vector<CalibProblem> probs;
-    probs.push_back(make_calib(wf ? 70 : 72, 384, 640, 11));
+    probs.push_back(make_calib(70, 384, 640, 11));
     probs.push_back(make_calib(200, 640, 384, 23));
+    probs.push_back(make_calib(1, 256, 384, 37));
     LtConfig base;
     base.recipe = LtRecipe::kBlockwise;
     base.weights_first = wf;

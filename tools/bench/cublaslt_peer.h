@@ -1,5 +1,9 @@
 // The cuBLASLt peer of mxgemm-bench: cuBLASLt's FP8 GEMM with our recipe (FORMAT.md §1), BF16 out:
 //   D(bf16)[M,N] = (A[M,K] e4m3 * 1x128 FP32 scales) . (B[N,K] e4m3 * 128x128 FP32 scales)^T
+// Measured on the H100 here (cuBLASLt 13.1.0, 2026-11-25): the weights-first order (A = BLK128x128, op T;
+// B = VEC128) is refused (NOT_SUPPORTED); activations-first (A = our A with VEC128 scales, op T; B = our B with
+// BLK128x128, op N) runs and writes D column-major, i.e. D^T row-major. Its 1x128 scales are our MN-major SFA;
+// its 128x128 scales are [ceil(N/128)][pad(ceil(K/128), 4)] (K blocks padded to 4), matched to 1.7e-3 (bf16 RN).
 // through CUDA 13's block-scaling modes (CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F / _BLK128x128_32F), plus the
 // copy ceiling. cuBLASLt is column-major: our row-major D[M,N] is its column-major D^T[N,M] = B . A^T, so by
 // default the weights B are cuBLASLt's "A" (op T, 128x128 scales) and the activations A its "B" (op N, 1x128
@@ -54,6 +58,7 @@ class LtGemm {
   LtGemm& operator=(const LtGemm&) = delete;
 
   void run(cudaStream_t stream) const;
+  void poison_output() const;  // fill D (cuBLASLt's own padded buffer where there is one) with bf16 NaN
   // D as row-major [M, N] floats on the host (transposes when !weights_first).
   std::vector<float> download_rows(const std::vector<int64_t>& rows) const;
   const LtConfig& config() const { return cfg_; }
@@ -62,10 +67,12 @@ class LtGemm {
   CublasLtPeer& peer_;
   LtConfig cfg_;
   int64_t M_, N_, K_;
+  int64_t Mp_;  // rows cuBLASLt computes: M, or pad(M,16) when the activations are its "A" (D's column pitch
+                // is M bf16 = must be 16-byte aligned; at M=1 cuBLASLt 13.1 accepted ld=1 and returned garbage)
   const void* a_;
   const void* b_;
   void* d_;
-  DeviceBuffer sfa_buf_, sfb_buf_;
+  DeviceBuffer sfa_buf_, sfb_buf_, a_pad_, d_pad_;
   cublasLtMatmulDesc_t op_ = nullptr;
   cublasLtMatrixLayout_t la_ = nullptr, lb_ = nullptr, ld_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
