@@ -23,7 +23,9 @@ __device__ __forceinline__ void mbarrier_arrive_cluster(uint64_t* bar, uint32_t 
       "{\n"
       ".reg .b32 remote;\n"
       "mapa.shared::cluster.u32 remote, %0, %1;\n"
-      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n"
+      // Default (release, CTA scope) semantics: the consumer only read shared memory. `.release.cluster` here
+      // made the 128x128x2 GEMM 3x slower (measured: 364 us vs 124 us at 4096x7168x2048).
+      "mbarrier.arrive.shared::cluster.b64 _, [remote];\n"
       "}\n" ::"r"(smem_addr(bar)),
       "r"(cta_rank)
       : "memory");
