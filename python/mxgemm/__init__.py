@@ -80,12 +80,14 @@ def _compiling():
     return False
 
 
+_torch_ops = None  # torch.ops.mxgemm, set by mxgemm._torch.setup()
+
+
 def _ops():
-    torch = sys.modules["torch"]
-    if not _C._torch_registered():
-        from . import _torch
-        _torch.setup()
-    return torch.ops.mxgemm
+    if _torch_ops is None:
+        raise RuntimeError("mxgemm's torch.library ops are not registered: `import mxgemm.torch_ops` (or import "
+                           "torch before mxgemm) before torch.compile traces mxgemm calls")
+    return _torch_ops
 
 
 def _pair(x, name):

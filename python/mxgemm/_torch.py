@@ -26,8 +26,19 @@ def setup():
     if raw is None:  # older torch: the public (slower) path
         def raw(device):
             return torch.cuda.current_stream(device).cuda_stream
-    mx._C._register_torch(torch.Tensor, dtypes, raw)
-    _done = True
-    from . import torch_ops  # noqa: F401  (registers the torch.library ops)
+    import torch.utils.dlpack
 
+    to_dlpack = getattr(torch.utils.dlpack, "to_dlpack", None)
+    mx._C._register_torch(torch.Tensor, dtypes, raw, to_dlpack)
+    _done = True
+    try:
+        from . import torch_ops  # noqa: F401  (registers the torch.library ops)
+    except Exception as e:  # an old torch without torch.library.register_fake, say: eager mode still works
+        import warnings
+
+        warnings.warn(f"mxgemm: torch.library ops not registered ({type(e).__name__}: {e}); torch.compile of "
+                      "mxgemm calls will not work, eager calls do")
+        return
+
+    mx._torch_ops = torch.ops.mxgemm
     mx._compiling = torch.compiler.is_compiling

@@ -24,13 +24,29 @@ from . import _formats as F
 from . import _C
 
 NAMESPACE = "mxgemm"
+# Tests only (python/tests/test_torch_cpu.py): a (cc_major, cc_minor, num_sms) tuple makes every implementation
+# validate its arguments against that device instead of launching, so dispatch, fake implementations, opcheck and
+# torch.compile can be exercised on CPU tensors without a GPU. None (always, outside those tests) launches.
+DRY_RUN_DEVICE = None
 lib = torch.library.Library(NAMESPACE, "DEF")
 
 _Q = "int out_format, int scale_rule, int scale_layout"
 
 
+IMPLS = {}  # op name -> CUDA implementation
+
+
+def _dry_fill(*outs):
+    """Dry run (tests): nothing was launched, give the fresh outputs deterministic contents."""
+    if DRY_RUN_DEVICE is not None:
+        for t in outs:
+            if t is not None:
+                t.view(torch.uint8).zero_() if t.element_size() == 1 else t.zero_()
+
+
 def _define(schema, impl, fake):
     name = schema.split("(", 1)[0]
+    IMPLS[name] = impl
     lib.define(schema)
     lib.impl(name, impl, "CUDA")
     torch.library.register_fake(f"{NAMESPACE}::{name}", fake, lib=lib)
@@ -49,7 +65,8 @@ def _gemm_alloc(a, b, fmt, layout):
 def _gemm_nt(a, sfa, b, sfb, out_format, scale_rule, scale_layout):
     _need_quantized(out_format, "gemm_nt")
     data, storage, view = _gemm_alloc(a, b, out_format, scale_layout)
-    _C.gemm_nt(a, sfa, b, sfb, data, view, out_format, scale_rule, scale_layout)
+    _C.gemm_nt(a, sfa, b, sfb, data, view, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(data, storage)
     return data, storage
 
 
@@ -61,7 +78,8 @@ def _gemm_nt_fake(a, sfa, b, sfb, out_format, scale_rule, scale_layout):
 
 def _gemm_nt_bf16(a, sfa, b, sfb):
     d = _gemm_alloc(a, b, F.BF16, 0)[0]
-    _C.gemm_nt(a, sfa, b, sfb, d, None, F.BF16, 0, 0)
+    _C.gemm_nt(a, sfa, b, sfb, d, None, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
     return d
 
 
@@ -70,11 +88,11 @@ def _gemm_nt_bf16_fake(a, sfa, b, sfb):
 
 
 def _gemm_nt_out(a, sfa, b, sfb, d, d_sf, out_format, scale_rule, scale_layout):
-    _C.gemm_nt(a, sfa, b, sfb, d, d_sf, out_format, scale_rule, scale_layout)
+    _C.gemm_nt(a, sfa, b, sfb, d, d_sf, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
 
 
 def _gemm_nt_bf16_out(a, sfa, b, sfb, d):
-    _C.gemm_nt(a, sfa, b, sfb, d, None, F.BF16, 0, 0)
+    _C.gemm_nt(a, sfa, b, sfb, d, None, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
 
 
 def _none(*args):
@@ -96,7 +114,8 @@ def _contig_alloc(a, b, fmt, layout):
 def _m_contig(a, sfa, b, sfb, layout, out_format, scale_rule, scale_layout):
     _need_quantized(out_format, "m_grouped_contiguous")
     data, storage, view = _contig_alloc(a, b, out_format, scale_layout)
-    _C.grouped_contiguous(a, sfa, b, sfb, data, view, layout, out_format, scale_rule, scale_layout)
+    _C.grouped_contiguous(a, sfa, b, sfb, data, view, layout, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(data, storage)
     return data, storage
 
 
@@ -108,7 +127,8 @@ def _m_contig_fake(a, sfa, b, sfb, layout, out_format, scale_rule, scale_layout)
 
 def _m_contig_bf16(a, sfa, b, sfb, layout):
     d = _contig_alloc(a, b, F.BF16, 0)[0]
-    _C.grouped_contiguous(a, sfa, b, sfb, d, None, layout, F.BF16, 0, 0)
+    _C.grouped_contiguous(a, sfa, b, sfb, d, None, layout, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
     return d
 
 
@@ -117,11 +137,11 @@ def _m_contig_bf16_fake(a, sfa, b, sfb, layout):
 
 
 def _m_contig_out(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout):
-    _C.grouped_contiguous(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout)
+    _C.grouped_contiguous(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
 
 
 def _m_contig_bf16_out(a, sfa, b, sfb, d, layout):
-    _C.grouped_contiguous(a, sfa, b, sfb, d, None, layout, F.BF16, 0, 0)
+    _C.grouped_contiguous(a, sfa, b, sfb, d, None, layout, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
 
 
 _define(f"m_grouped_contiguous(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor layout, {_Q}) -> (Tensor, Tensor)",
@@ -142,7 +162,8 @@ def _masked_alloc(a, b, fmt, layout):
 def _m_masked(a, sfa, b, sfb, masked_m, expected_m, out_format, scale_rule, scale_layout):
     _need_quantized(out_format, "m_grouped_masked")
     data, storage, view = _masked_alloc(a, b, out_format, scale_layout)
-    _C.grouped_masked(a, sfa, b, sfb, data, view, masked_m, expected_m, out_format, scale_rule, scale_layout)
+    _C.grouped_masked(a, sfa, b, sfb, data, view, masked_m, expected_m, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(data, storage)
     return data, storage
 
 
@@ -154,7 +175,8 @@ def _m_masked_fake(a, sfa, b, sfb, masked_m, expected_m, out_format, scale_rule,
 
 def _m_masked_bf16(a, sfa, b, sfb, masked_m, expected_m):
     d = _masked_alloc(a, b, F.BF16, 0)[0]
-    _C.grouped_masked(a, sfa, b, sfb, d, None, masked_m, expected_m, F.BF16, 0, 0)
+    _C.grouped_masked(a, sfa, b, sfb, d, None, masked_m, expected_m, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
     return d
 
 
@@ -163,11 +185,11 @@ def _m_masked_bf16_fake(a, sfa, b, sfb, masked_m, expected_m):
 
 
 def _m_masked_out(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout):
-    _C.grouped_masked(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout)
+    _C.grouped_masked(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
 
 
 def _m_masked_bf16_out(a, sfa, b, sfb, d, masked_m, expected_m):
-    _C.grouped_masked(a, sfa, b, sfb, d, None, masked_m, expected_m, F.BF16, 0, 0)
+    _C.grouped_masked(a, sfa, b, sfb, d, None, masked_m, expected_m, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
 
 
 _define(f"m_grouped_masked(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor masked_m, int expected_m, {_Q}) "
@@ -189,7 +211,8 @@ def _quant_alloc(x, fmt, layout, columnwise):
 def _quant(x, out_format, scale_rule, scale_layout, columnwise):
     _need_quantized(out_format, "quantize")
     data, storage, view = _quant_alloc(x, out_format, scale_layout, columnwise)
-    _C.quantize(x, data, view, out_format, scale_rule, scale_layout, columnwise)
+    _C.quantize(x, data, view, out_format, scale_rule, scale_layout, columnwise, None, DRY_RUN_DEVICE)
+    _dry_fill(data, storage)
     return data, storage
 
 
@@ -200,11 +223,16 @@ def _quant_fake(x, out_format, scale_rule, scale_layout, columnwise):
 
 
 def _quant_out(x, d, d_sf, out_format, scale_rule, scale_layout, columnwise):
-    _C.quantize(x, d, d_sf, out_format, scale_rule, scale_layout, columnwise)
+    _C.quantize(x, d, d_sf, out_format, scale_rule, scale_layout, columnwise, None, DRY_RUN_DEVICE)
 
 
 _define(f"quantize(Tensor x, {_Q}, bool columnwise) -> (Tensor, Tensor)", _quant, _quant_fake)
 _define(f"quantize_out(Tensor x, Tensor(a!) d, Tensor(b!) d_sf, {_Q}, bool columnwise) -> ()", _quant_out, _none)
+
+
+def _transform_call(src, dst):
+    if DRY_RUN_DEVICE is None:
+        _C.transform_sfa_to_mn_major(src, dst)
 
 
 def _sfa_storage(src):
@@ -213,7 +241,8 @@ def _sfa_storage(src):
 
 def _transform(src):
     storage = _sfa_storage(src)
-    _C.transform_sfa_to_mn_major(src, _alloc.mn_major_view(storage, src.shape[0]))
+    _transform_call(src, _alloc.mn_major_view(storage, src.shape[0]))
+    _dry_fill(storage)
     return storage
 
 
@@ -222,13 +251,15 @@ def _transform_fake(src):
 
 
 def _transform_out(src, dst):
-    _C.transform_sfa_to_mn_major(src, dst)
+    _transform_call(src, dst)
 
 
 _define("transform_sfa(Tensor src) -> Tensor", _transform, _transform_fake)
 _define("transform_sfa_out(Tensor src, Tensor(a!) dst) -> ()", _transform_out, _none)
 
-OPS = [n for n in ("gemm_nt", "gemm_nt_bf16", "gemm_nt_out", "gemm_nt_bf16_out", "m_grouped_contiguous",
-                   "m_grouped_contiguous_bf16", "m_grouped_contiguous_out", "m_grouped_contiguous_bf16_out",
-                   "m_grouped_masked", "m_grouped_masked_bf16", "m_grouped_masked_out", "m_grouped_masked_bf16_out",
-                   "quantize", "quantize_out", "transform_sfa", "transform_sfa_out")]
+OPS = list(IMPLS)
+
+# `import mxgemm.torch_ops` on its own also sets up the rest of the torch integration (fast path, compile hook).
+from . import _torch as _setup  # noqa: E402
+
+_setup.setup()

@@ -625,7 +625,8 @@ NB_MODULE(_C, m) {
     }
   });
 
-  m.def("_register_torch", &register_torch, "tensor_type"_a, "dtypes"_a, "stream_getter"_a);
+  m.def("_register_torch", &register_torch, "tensor_type"_a, "dtypes"_a, "stream_getter"_a,
+        "to_dlpack"_a.none() = nb::none());
   m.def("_register_stream_resolver", &register_stream_resolver, "resolver"_a);
   m.def("_torch_registered", &torch_registered);
 

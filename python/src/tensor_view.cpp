@@ -3,6 +3,7 @@
 #include <Python.h>
 #include <nanobind/stl/string.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace mxgemm::python {
@@ -13,6 +14,7 @@ struct TorchState {
   PyTypeObject* tensor_type = nullptr;
   std::vector<std::pair<PyObject*, DType>> dtypes;  // strong references, never released (module lifetime)
   nb::callable stream_getter;                       // (device index) -> raw cudaStream_t as int
+  nb::callable to_dlpack;                           // torch.utils.dlpack.to_dlpack (C builtin, ~0.25 us)
 };
 TorchState& torch_state() {
   static TorchState* s = new TorchState();  // leaked on purpose: no Python calls at interpreter teardown
@@ -163,6 +165,15 @@ TensorView from_ndarray(const Array& a, nb::handle obj) {
   return v;
 }
 
+// MXGEMM_TORCH_ATTRIBUTE_PATH=1: read torch tensors through their attributes (for measuring / debugging).
+bool torch_attribute_path() {
+  static const bool on = [] {
+    const char* v = std::getenv("MXGEMM_TORCH_ATTRIBUTE_PATH");
+    return v != nullptr && v[0] == '1';
+  }();
+  return on;
+}
+
 bool maybe_bootstrap_torch() {
   // A torch.Tensor seen before mxgemm's torch integration was set up (torch imported after mxgemm): ask the
   // Python side to set it up now, then take the fast path. Only when torch is already imported.
@@ -213,7 +224,7 @@ std::string TensorView::device_str() const {
   return "unknown device";
 }
 
-void register_torch(nb::handle tensor_type, nb::dict dtypes, nb::callable stream_getter) {
+void register_torch(nb::handle tensor_type, nb::dict dtypes, nb::callable stream_getter, nb::object to_dlpack) {
   TorchState& s = torch_state();
   if (!PyType_Check(tensor_type.ptr())) throw nb::type_error("register_torch: tensor_type must be a type");
   Py_INCREF(tensor_type.ptr());
@@ -224,6 +235,7 @@ void register_torch(nb::handle tensor_type, nb::dict dtypes, nb::callable stream
     s.dtypes.emplace_back(k.ptr(), from_name(nb::cast<std::string>(val)));
   }
   s.stream_getter = std::move(stream_getter);
+  s.to_dlpack = to_dlpack.is_none() ? nb::callable() : nb::borrow<nb::callable>(to_dlpack);
 }
 
 bool torch_registered() { return torch_state().tensor_type != nullptr; }
@@ -236,7 +248,27 @@ TensorView to_view(nb::handle obj, const char* name, bool writable) {
   if (tp == nullptr && std::strcmp(Py_TYPE(obj.ptr())->tp_name, "Tensor") == 0 && maybe_bootstrap_torch()) {
     tp = torch_state().tensor_type;
   }
-  if (tp != nullptr && PyObject_TypeCheck(obj.ptr(), tp)) return torch_view(obj, name);
+  if (tp != nullptr && PyObject_TypeCheck(obj.ptr(), tp)) {
+    // One DLPack capsule from torch's C exporter (a stable C ABI) instead of six attribute reads: ~2x cheaper.
+    // Falls back to the attribute reads if the export fails (a dtype DLPack cannot express, say).
+    const nb::callable& exporter = torch_state().to_dlpack;
+    if (exporter.is_valid() && !torch_attribute_path()) {
+      PyObject* cap = PyObject_CallOneArg(exporter.ptr(), obj.ptr());
+      if (cap != nullptr) {
+        nb::object capsule = nb::steal(cap);
+        nb::ndarray<> a;
+        if (nb::try_cast(capsule, a)) {
+          TensorView v = from_ndarray(a, obj);
+          v.framework = Framework::kTorch;
+          v.keep_rw = std::move(a);
+          return v;
+        }
+      } else {
+        PyErr_Clear();
+      }
+    }
+    return torch_view(obj, name);
+  }
 
   if (writable) {
     nb::ndarray<> a;
@@ -246,7 +278,7 @@ TensorView to_view(nb::handle obj, const char* name, bool writable) {
                                .c_str());
     }
     TensorView v = from_ndarray(a, obj);
-    v.keep_alive = nb::cast(a);
+    v.keep_rw = std::move(a);
     return v;
   }
   nb::ndarray<nb::ro> a;
@@ -256,7 +288,7 @@ TensorView to_view(nb::handle obj, const char* name, bool writable) {
                              .c_str());
   }
   TensorView v = from_ndarray(a, obj);
-  v.keep_alive = nb::cast(a);
+  v.keep_ro = std::move(a);
   return v;
 }
 

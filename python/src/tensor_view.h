@@ -1,8 +1,9 @@
 // Framework-neutral view of an array argument: pointer, shape, strides (in elements), dtype, device.
 //
 // Two ways in, neither touching PyTorch's C++ ABI:
-//  - torch.Tensor (fast path, ~0.3 us): read through its Python methods (data_ptr, shape, stride, dtype,
-//    get_device); the dtype objects and the Tensor type are registered once from Python (mxgemm/_torch.py).
+//  - torch.Tensor (fast path): one capsule from torch.utils.dlpack.to_dlpack (a C builtin: no Python-level
+//    __dlpack__), else read through its Python methods (data_ptr, shape, stride, dtype, get_device); the Tensor
+//    type, dtype objects and exporter are registered once from Python (mxgemm/_torch.py).
 //  - anything else that speaks DLPack or the buffer protocol (CuPy, JAX, NumPy, torch before registration):
 //    imported by nanobind's nb::ndarray, which keeps the producer alive for the duration of the call.
 #pragma once
@@ -38,7 +39,8 @@ struct TensorView {
   bool cpu = false;         // host memory (kDLCPU, kDLCUDAHost)
   int device_id = -1;       // CUDA ordinal when cuda
   Framework framework = Framework::kOther;
-  nb::object keep_alive;    // the imported nb::ndarray (DLPack path)
+  nb::ndarray<> keep_rw;    // the imported array (DLPack / buffer path): holds the producer's buffer alive
+  nb::ndarray<nb::ro> keep_ro;
 
   int64_t numel() const {
     int64_t n = 1;
@@ -65,7 +67,7 @@ struct TensorView {
 TensorView to_view(nb::handle obj, const char* name, bool writable);
 
 // Registration from Python (mxgemm/_torch.py): torch.Tensor, {dtype object: name}, stream getter(device) -> int.
-void register_torch(nb::handle tensor_type, nb::dict dtypes, nb::callable stream_getter);
+void register_torch(nb::handle tensor_type, nb::dict dtypes, nb::callable stream_getter, nb::object to_dlpack);
 bool torch_registered();
 // Registration of a generic "current stream of this object's framework" callable (obj) -> int or None.
 void register_stream_resolver(nb::callable resolver);
