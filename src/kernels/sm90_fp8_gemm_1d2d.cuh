@@ -152,56 +152,85 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
     const uint32_t wg_barrier_id = 1 + warpgroup;
-    int stage = 0;
-    uint32_t phase = 0;
+    // Two-deep software pipeline over K blocks: the wgmma of block kb+1 runs on the tensor cores while this
+    // warpgroup promotes block kb (wait_group<1>), so the promotion FMAs no longer leave the tensor cores idle.
+    // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled pair.
+    int issue_stage = 0, release_stage = 0;
+    uint32_t issue_phase = 0;
     float accum[kNumAccum];
-    float partial[kNumAccum];
+    float partial0[kNumAccum], partial1[kNumAccum];
+
+    // Waits for K block `kb` in the ring, reads its two row scales, issues its 4 wgmma into `dst`.
+    auto issue = [&](float(&dst)[kNumAccum], const float* sfb_row, int kb, float& scale0, float& scale1) {
+      const float sfb = __ldg(sfb_row + kb);
+      ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
+      const float* sfa_tile = smem_sfa + issue_stage * kBlockM + warpgroup * kMathWarpgroupRows;
+      scale0 = sfa_tile[row_local0] * sfb;
+      scale1 = sfa_tile[row_local0 + 8] * sfb;
+      const uint8_t* a_tile = smem_a + issue_stage * Traits::kTileABytes + warpgroup * kMathWarpgroupRows * kBlockK;
+      const uint8_t* b_tile = smem_b + issue_stage * Traits::kTileBBytes;
+#pragma unroll
+      for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int k = 0; k < kBlockK / 32; ++k) {
+        Wgmma::mma(ptx::wgmma_desc_kmajor_sw128(a_tile + k * 32), ptx::wgmma_desc_kmajor_sw128(b_tile + k * 32), dst,
+                   k > 0);
+      }
+      ptx::wgmma_commit_group();
+#pragma unroll
+      for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
+      if (++issue_stage == kStages) {
+        issue_stage = 0;
+        issue_phase ^= 1u;
+      }
+    };
+    // The oldest issued block's wgmma are complete: hand its stage back to the producer(s) that fill it, then
+    // promote: accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
+    auto retire = [&](float(&src)[kNumAccum], float scale0, float scale1) {
+#pragma unroll
+      for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(src[j]);
+      if (lane == 0) {
+        if constexpr (Traits::kClusterM == 1) {
+          ptx::mbarrier_arrive(&empty_bar[release_stage]);
+        } else {
+#pragma unroll
+          for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[release_stage], r);
+        }
+      }
+      if (++release_stage == kStages) release_stage = 0;
+#pragma unroll
+      for (int j = 0; j < kNumAccum; ++j) accum[j] = fmaf(src[j], (j & 2) ? scale1 : scale0, accum[j]);
+    };
+
     int m_block, n_block;
     while (scheduler.next(m_block, n_block)) {
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) accum[j] = 0.0f;
       const float* sfb_row = params.sfb + static_cast<int64_t>(n_block * kBlockN / 128) * params.num_k_blocks;
+      const int num_k_blocks = params.num_k_blocks;
 
+      float scale0_a, scale1_a, scale0_b, scale1_b;
+      issue(partial0, sfb_row, 0, scale0_a, scale1_a);
+      int kb = 0;
 #pragma unroll 1
-      for (int kb = 0; kb < params.num_k_blocks; ++kb) {
-        const float sfb = __ldg(sfb_row + kb);
-        ptx::mbarrier_wait(&full_bar[stage], phase);
-        const float* sfa_tile = smem_sfa + stage * kBlockM + warpgroup * kMathWarpgroupRows;
-        const float scale0 = sfa_tile[row_local0] * sfb;
-        const float scale1 = sfa_tile[row_local0 + 8] * sfb;
-
-        const uint8_t* a_tile = smem_a + stage * Traits::kTileABytes + warpgroup * kMathWarpgroupRows * kBlockK;
-        const uint8_t* b_tile = smem_b + stage * Traits::kTileBBytes;
-#pragma unroll
-        for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(partial[j]);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int k = 0; k < kBlockK / 32; ++k) {
-          Wgmma::mma(ptx::wgmma_desc_kmajor_sw128(a_tile + k * 32), ptx::wgmma_desc_kmajor_sw128(b_tile + k * 32),
-                     partial, k > 0);
-        }
-        ptx::wgmma_commit_group();
-#pragma unroll
-        for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(partial[j]);
+      for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
+        issue(partial1, sfb_row, kb + 1, scale0_b, scale1_b);
+        ptx::wgmma_wait_group<1>();
+        retire(partial0, scale0_a, scale1_a);
+        issue(partial0, sfb_row, kb + 2, scale0_a, scale1_a);
+        ptx::wgmma_wait_group<1>();
+        retire(partial1, scale0_b, scale1_b);
+      }
+      if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
+        issue(partial1, sfb_row, kb + 1, scale0_b, scale1_b);
+        ptx::wgmma_wait_group<1>();
+        retire(partial0, scale0_a, scale1_a);
         ptx::wgmma_wait_group<0>();
-
-        // The stage's A/B/SFA are consumed: hand it back to the producer(s) that fill it.
-        if (lane == 0) {
-          if constexpr (Traits::kClusterM == 1) {
-            ptx::mbarrier_arrive(&empty_bar[stage]);
-          } else {
-#pragma unroll
-            for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[stage], r);
-          }
-        }
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1u;
-        }
-
-        // Promote: accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
-#pragma unroll
-        for (int j = 0; j < kNumAccum; ++j) accum[j] = fmaf(partial[j], (j & 2) ? scale1 : scale0, accum[j]);
+        retire(partial1, scale0_b, scale1_b);
+      } else {  // one block left
+        ptx::wgmma_wait_group<0>();
+        retire(partial0, scale0_a, scale1_a);
       }
 
       // ---------------------------------------------------------------- epilogue
