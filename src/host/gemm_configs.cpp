@@ -1,9 +1,10 @@
 // The tile table and its cost model.
 //
 // Candidates (all instantiated ahead of time, scripts/gen_gemm_instances.py):
-//   128x128x2 the 128x128 tile in 2-CTA clusters along M that share B by TMA multicast: at large M a 128x128 FP8
-//            tile at full tensor-core rate pulls ~15 TB/s from L2 over the chip, more than L2 delivers; the pair
-//            halves the B part, (128+64)*K per tile instead of (128+128)*K.
+//   128x128x2 the 128x128 tile in 2-CTA clusters along M that share B by TMA multicast: halves the B part of the
+//            L2->SM traffic, (128+64)*K per tile instead of (128+128)*K. Compiled and tested, but NOT chosen by the
+//            model: measured on the H100 (bench/results/2026-11-25-*) it was no faster than 128x128 at any PEERS.md
+//            shape (the kernel is not L2-bandwidth bound yet); MXGEMM_FORCE_TILE=128x128x2 selects it.
 //   128x128  two math warpgroups, m64n128 wgmma: the best operand reuse (smem reads per MMA) -> large M.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
@@ -56,7 +57,7 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     if (group == 128 && c.block_n % 128 != 0) continue;
     if (group != 128 && c.block_n == 128 && c.block_m == 64) continue;  // not instantiated for these epilogues
     const int64_t m_blocks = (M + c.block_m - 1) / c.block_m;
-    if (c.cluster_m > 1 && m_blocks < 2) continue;  // nobody to share B with
+    if (c.cluster_m > 1) continue;  // see the table above: opt-in only until it measures faster
     // Work is handed out per cluster: ceil(m_blocks / cluster) x n_blocks units over num_sms / cluster slots.
     const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((N + c.block_n - 1) / c.block_n);
     const int64_t slots = num_sms / c.cluster_m;
