@@ -90,6 +90,13 @@ def _ops():
     return _torch_ops
 
 
+def _strided_scales(fmt, rows):
+    """g128 scales of a [rows, ..] output whose MN-major view has gaps (rows % 4 != 0). Under torch.compile such an
+    output cannot go to a mutating op: functionalization clones mutated arguments, and the clone of a view with
+    gaps is compacted (row pitch `rows`, not pad(rows,4)). Those calls use the functional op and copy_ instead."""
+    return _F.scale_is_float(fmt) and rows % 4 != 0
+
+
 def _pair(x, name):
     if isinstance(x, (tuple, list)) and len(x) == 2:
         return x[0], x[1]
@@ -127,6 +134,10 @@ def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="c
         ops = _ops()
         if DSF is None:
             ops.gemm_nt_bf16_out(A, SFA, B, SFB, D)
+        elif _strided_scales(fmt, A.shape[0]):
+            data, storage = ops.gemm_nt(A, SFA, B, SFB, fmt, rule, layout)
+            D.copy_(data)
+            DSF.copy_(_alloc.mn_major_view(storage, A.shape[0]))
         else:
             ops.gemm_nt_out(A, SFA, B, SFB, D, DSF, fmt, rule, layout)
         return
@@ -171,7 +182,7 @@ def m_grouped_fp8_gemm_nt_contiguous(a, b, d, layout, *, out_format=None, scale_
         ops = _ops()
         if DSF is None:
             ops.m_grouped_contiguous_bf16_out(A, SFA, B, SFB, D, layout)
-        else:
+        else:  # sum_M is a multiple of 128: g128 scale views have no gaps
             ops.m_grouped_contiguous_out(A, SFA, B, SFB, D, DSF, layout, fmt, rule, lay)
         return
     _C.grouped_contiguous(A, SFA, B, SFB, D, DSF, layout, fmt, rule, lay, stream, _validate_only)
@@ -216,6 +227,10 @@ def m_grouped_fp8_gemm_nt_masked(a, b, d, masked_m, expected_m=0, *, out_format=
         ops = _ops()
         if DSF is None:
             ops.m_grouped_masked_bf16_out(A, SFA, B, SFB, D, masked_m, expected_m)
+        elif _strided_scales(fmt, A.shape[1]):
+            data, storage = ops.m_grouped_masked(A, SFA, B, SFB, masked_m, expected_m, fmt, rule, lay)
+            D.copy_(data)
+            DSF.copy_(_alloc.mn_major_view(storage, A.shape[1]))
         else:
             ops.m_grouped_masked_out(A, SFA, B, SFB, D, DSF, masked_m, expected_m, fmt, rule, lay)
         return
@@ -256,7 +271,13 @@ def quantize_into(x, d_fp8, d_sf, *, out_format="mxfp8", scale_rule="rceil", sca
     fmt = _F.out_format(out_format)
     rule, lay = _F.scale_rule(scale_rule), _F.scale_layout(scale_layout)
     if _compiling():
-        _ops().quantize_out(x, d_fp8, d_sf, fmt, rule, lay, bool(columnwise))
+        rows = x.shape[1] if columnwise else x.shape[0]
+        if _strided_scales(fmt, rows):
+            data, storage = _ops().quantize(x, fmt, rule, lay, bool(columnwise))
+            d_fp8.copy_(data)
+            d_sf.copy_(_alloc.mn_major_view(storage, rows))
+        else:
+            _ops().quantize_out(x, d_fp8, d_sf, fmt, rule, lay, bool(columnwise))
         return
     _C.quantize(x, d_fp8, d_sf, fmt, rule, lay, bool(columnwise), stream, _validate_only)
 
@@ -280,7 +301,10 @@ def quantize(x, *, out_format="mxfp8", scale_rule="rceil", scale_layout="compact
 def transform_sfa_to_mn_major(src, dst, *, stream=None):
     """Row-major float32 [M, kb] scales -> the preallocated MN-major ``dst`` (see empty_sfa), padding zeroed."""
     if _compiling():
-        _ops().transform_sfa_out(src, dst)
+        if src.shape[0] % 4:  # see _strided_scales
+            dst.copy_(_alloc.mn_major_view(_ops().transform_sfa(src), src.shape[0]))
+        else:
+            _ops().transform_sfa_out(src, dst)
         return
     _C.transform_sfa_to_mn_major(src, dst, stream)
 

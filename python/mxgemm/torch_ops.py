@@ -36,12 +36,15 @@ _Q = "int out_format, int scale_rule, int scale_layout"
 IMPLS = {}  # op name -> CUDA implementation
 
 
+DRY_FILL = 3  # what a dry run writes into every output, so that tests can follow the writes through compile
+
+
 def _dry_fill(*outs):
-    """Dry run (tests): nothing was launched, give the fresh outputs deterministic contents."""
+    """Dry run (tests): nothing was launched; write DRY_FILL into the outputs instead (deterministic contents)."""
     if DRY_RUN_DEVICE is not None:
         for t in outs:
             if t is not None:
-                t.view(torch.uint8).zero_() if t.element_size() == 1 else t.zero_()
+                t.view(torch.uint8).fill_(DRY_FILL) if t.element_size() == 1 else t.fill_(DRY_FILL)
 
 
 def _define(schema, impl, fake):
@@ -89,10 +92,12 @@ def _gemm_nt_bf16_fake(a, sfa, b, sfb):
 
 def _gemm_nt_out(a, sfa, b, sfb, d, d_sf, out_format, scale_rule, scale_layout):
     _C.gemm_nt(a, sfa, b, sfb, d, d_sf, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(d, d_sf)
 
 
 def _gemm_nt_bf16_out(a, sfa, b, sfb, d):
     _C.gemm_nt(a, sfa, b, sfb, d, None, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
 
 
 def _none(*args):
@@ -138,10 +143,12 @@ def _m_contig_bf16_fake(a, sfa, b, sfb, layout):
 
 def _m_contig_out(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout):
     _C.grouped_contiguous(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(d, d_sf)
 
 
 def _m_contig_bf16_out(a, sfa, b, sfb, d, layout):
     _C.grouped_contiguous(a, sfa, b, sfb, d, None, layout, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
 
 
 _define(f"m_grouped_contiguous(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor layout, {_Q}) -> (Tensor, Tensor)",
@@ -186,10 +193,12 @@ def _m_masked_bf16_fake(a, sfa, b, sfb, masked_m, expected_m):
 
 def _m_masked_out(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout):
     _C.grouped_masked(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _dry_fill(d, d_sf)
 
 
 def _m_masked_bf16_out(a, sfa, b, sfb, d, masked_m, expected_m):
     _C.grouped_masked(a, sfa, b, sfb, d, None, masked_m, expected_m, F.BF16, 0, 0, None, DRY_RUN_DEVICE)
+    _dry_fill(d)
 
 
 _define(f"m_grouped_masked(Tensor a, Tensor sfa, Tensor b, Tensor sfb, Tensor masked_m, int expected_m, {_Q}) "
@@ -224,6 +233,7 @@ def _quant_fake(x, out_format, scale_rule, scale_layout, columnwise):
 
 def _quant_out(x, d, d_sf, out_format, scale_rule, scale_layout, columnwise):
     _C.quantize(x, d, d_sf, out_format, scale_rule, scale_layout, columnwise, None, DRY_RUN_DEVICE)
+    _dry_fill(d, d_sf)
 
 
 _define(f"quantize(Tensor x, {_Q}, bool columnwise) -> (Tensor, Tensor)", _quant, _quant_fake)
@@ -231,8 +241,7 @@ _define(f"quantize_out(Tensor x, Tensor(a!) d, Tensor(b!) d_sf, {_Q}, bool colum
 
 
 def _transform_call(src, dst):
-    if DRY_RUN_DEVICE is None:
-        _C.transform_sfa_to_mn_major(src, dst)
+    _C.transform_sfa_to_mn_major(src, dst, None, DRY_RUN_DEVICE)
 
 
 def _sfa_storage(src):
@@ -252,6 +261,7 @@ def _transform_fake(src):
 
 def _transform_out(src, dst):
     _transform_call(src, dst)
+    _dry_fill(dst)
 
 
 _define("transform_sfa(Tensor src) -> Tensor", _transform, _transform_fake)

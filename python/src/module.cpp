@@ -220,6 +220,14 @@ int64_t out_data(const Arg& d, OutFormat f, int64_t batch, int64_t rows, int64_t
   return ld;
 }
 
+// An MN-major scale buffer given as its storage, contiguous [batch?, kb, P] (what torch.compile's functionalization
+// hands a mutated op: a clone of a strided view is compacted, so mutated MN-major buffers travel as storage).
+bool is_mn_storage(const TensorView& v, int64_t batch, int64_t kb, int64_t P) {
+  if (!v.contiguous()) return false;
+  if (batch > 0) return v.ndim == 3 && v.shape[0] == batch && v.shape[1] == kb && v.shape[2] == P;
+  return v.ndim == 2 && v.shape[0] == kb && v.shape[1] == P;
+}
+
 // The output scales (null for bf16). batch > 0: masked, one scale block per group.
 void* out_scales(const char* fn, const Arg* s, OutFormat f, ScaleLayout layout, int64_t batch, int64_t rows,
                  int64_t cols) {
@@ -252,8 +260,10 @@ void* out_scales(const char* fn, const Arg* s, OutFormat f, ScaleLayout layout, 
   }
   s->dtype(s->v.dtype == DType::kF32, "float32 (g128 scales)");
   const int64_t nb = ceil_div(cols, 128), P = pad4(rows);
+  if (is_mn_storage(s->v, batch, nb, P)) return s->v.ptr;  // the storage itself: [G?, ceil(cols/128), pad(rows,4)]
   const std::string layout_text = "g128 scales are MN-major like SFA: shape [rows, ceil(cols/128)], strides (1, " +
-                                  std::to_string(P) + ") over storage [ceil(cols/128), pad(rows,4)]";
+                                  std::to_string(P) + ") over storage [ceil(cols/128), pad(rows,4)] (or that " +
+                                  "storage itself, contiguous)";
   if (batch > 0) {
     s->shape({batch, rows, nb}, "(g128 scales: [G, max_m, ceil(N/128)])");
     s->stride_is(1, 1, layout_text);
@@ -456,7 +466,7 @@ void quantize_(nb::handle x_, nb::handle d_, nb::handle dsf_, int format, int ru
   launch(fn, {&x, &d, &*dsf}, stream, [&](cudaStream_t s) { quantize(args, s); });
 }
 
-void transform_sfa(nb::handle src_, nb::handle dst_, nb::handle stream) {
+void transform_sfa(nb::handle src_, nb::handle dst_, nb::handle stream, nb::handle validate_only) {
   const char* fn = "transform_sfa_to_mn_major";
   const Arg src = in(fn, "src", src_);
   const Arg dst = out(fn, "dst", dst_);
@@ -466,13 +476,18 @@ void transform_sfa(nb::handle src_, nb::handle dst_, nb::handle stream) {
   int64_t ld = src.row_stride();
   if (ld == 0) ld = kb;
   dst.dtype(dst.v.dtype == DType::kF32, "float32");
-  dst.shape({M, kb}, "(MN-major view of the storage [ceil(K/128), pad(M,4)])");
-  const std::string layout = "MN-major: strides (1, pad(M,4)) over storage [ceil(K/128), pad(M,4)] (FORMAT.md 1)";
-  dst.stride_is(0, 1, layout);
-  dst.stride_is(1, pad4(M), layout);
-  launch(fn, {&src, &dst}, stream, [&](cudaStream_t s) {
-    transform_sfa_to_mn_major(static_cast<const float*>(src.v.ptr), M, kb, ld, static_cast<float*>(dst.v.ptr), s);
-  });
+  if (!is_mn_storage(dst.v, 0, kb, pad4(M))) {
+    dst.shape({M, kb}, "(MN-major view of the storage [ceil(K/128), pad(M,4)], or that storage)");
+    const std::string layout = "MN-major: strides (1, pad(M,4)) over storage [ceil(K/128), pad(M,4)] (FORMAT.md 1)";
+    dst.stride_is(0, 1, layout);
+    dst.stride_is(1, pad4(M), layout);
+  }
+  if (ld < kb) value_fail(std::string(fn) + ": src: row stride " + std::to_string(ld) + " < ceil(K/128)=" + std::to_string(kb));
+  if (!parse_device(validate_only).has_value()) {
+    launch(fn, {&src, &dst}, stream, [&](cudaStream_t s) {
+      transform_sfa_to_mn_major(static_cast<const float*>(src.v.ptr), M, kb, ld, static_cast<float*>(dst.v.ptr), s);
+    });
+  }
 }
 
 // ---- CPU reference (host arrays, C-contiguous; the Python side prepares them) -----------------------------------
@@ -640,7 +655,8 @@ NB_MODULE(_C, m) {
         "validate_only"_a.none() = nb::none());
   m.def("quantize", &quantize_, "x"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
         "columnwise"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
-  m.def("transform_sfa_to_mn_major", &transform_sfa, "src"_a.none(), "dst"_a.none(), "stream"_a.none() = nb::none());
+  m.def("transform_sfa_to_mn_major", &transform_sfa, "src"_a.none(), "dst"_a.none(), "stream"_a.none() = nb::none(),
+        "validate_only"_a.none() = nb::none());
 
   m.def("device_info", &device_info, "(cc_major, cc_minor, num_sms) of the current CUDA device; raises UnsupportedError without one");
   m.def("group_size", [](int f) { return group_size(parse_format(f)); });

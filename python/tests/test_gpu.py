@@ -77,7 +77,9 @@ def test_gemm_quantized_formats(fmt, rule, layout):
     rq, rs = R.quantize(ref.float().numpy(), fmt, rule, layout)
     got_s = sf.cpu().numpy()
     if fmt == "g128_fp32":
-        np.testing.assert_allclose(got_s, rs, rtol=1e-5)
+        # amax of the GPU's FP32 accumulator vs of the FP64 result: FP8 wgmma accumulates with a reduced-precision
+        # adder between promotions (measured up to 3.6e-4 relative on the H100 here)
+        np.testing.assert_allclose(got_s, rs, rtol=2e-3)
     else:
         agree = np.mean(got_s == rs)
         assert agree > 0.97, agree
@@ -205,8 +207,10 @@ def test_opcheck():
         (ops.quantize, (x, 1, 0, 0, False)),
         (ops.quantize, (x, 3, 0, 0, True)),
         (ops.quantize_out, (x, torch.empty(128, 256, **u8), torch.empty(128, 8, **u8), 1, 0, 0, False)),
+        (ops.gemm_nt_out, (A, sfa, B, sfb, torch.empty(128, 256, **u8), torch.empty(2, 128, device="cuda"),
+                           2, 0, 0)),  # g128 scales in storage form: what compile passes to mutated ops
         (ops.transform_sfa, (torch.rand(130, 3, device="cuda"),)),
-        (ops.transform_sfa_out, (torch.rand(130, 3, device="cuda"), mxgemm.empty_sfa(130, 3, like=x))),
+        (ops.transform_sfa_out, (torch.rand(130, 3, device="cuda"), torch.empty(3, 132, device="cuda"))),
     ]
     for op, args in cases:
         torch.library.opcheck(op, args)
@@ -241,6 +245,19 @@ def test_compile_preallocated_outputs():
         return d.view(torch.uint8).float().sum()
 
     d, s = torch.empty_like(want[0]), torch.empty_like(want[1])
+    torch.compile(f, fullgraph=True)(a, b, d, s)
+    assert torch.equal(d.view(torch.uint8), want[0].view(torch.uint8)) and torch.equal(s, want[1])
+
+
+def test_compile_preallocated_g128_view_output():
+    # a mutated MN-major view: compile hands the op its storage (functionalization would compact a clone of the view)
+    a, b = operands(130, 256, 256, seed=18)
+    want = mxgemm.gemm_nt(a, b, out_format="g128_fp32")
+
+    def f(a, b, d, s):
+        mxgemm.fp8_gemm_nt(a, b, (d, s), out_format="g128_fp32")
+
+    d, s = torch.empty_like(want[0]), mxgemm.empty_sfa(130, 2, like=want[0])
     torch.compile(f, fullgraph=True)(a, b, d, s)
     assert torch.equal(d.view(torch.uint8), want[0].view(torch.uint8)) and torch.equal(s, want[1])
 

@@ -108,8 +108,12 @@ def test_opcheck_all_ops(dry_run_cpu):
         (ops.quantize, (x, 2, 0, 0, True)),
         (ops.quantize_out, (x, torch.empty(128, 256, dtype=e4), torch.empty(128, 8, dtype=torch.uint8), 1, 0, 0,
                             False)),
+        (ops.gemm_nt_out, (A, sfa, B, sfb, torch.empty(128, 256, dtype=e4), torch.empty(2, 128), 2, 0, 0)),
+        (ops.m_grouped_masked_out, (mA, msfa, gB, gsfb, torch.empty(G, 64, 256, dtype=e4), torch.empty(G, 2, 64),
+                                    mm, 16, 2, 0, 0)),
+        (ops.quantize_out, (x, torch.empty(256, 128, dtype=e4), torch.empty(1, 256), 2, 0, 0, True)),
         (ops.transform_sfa, (torch.ones(130, 3),)),
-        (ops.transform_sfa_out, (torch.ones(130, 3), mxgemm.empty_sfa(130, 3, like=x))),
+        (ops.transform_sfa_out, (torch.ones(130, 3), torch.empty(3, 132))),
     ]
     for op, args in cases:
         torch.library.opcheck(op, args)
@@ -152,6 +156,30 @@ def test_compile_preallocated_and_grouped(dry_run_cpu):
 
     out = torch.compile(g, fullgraph=True, backend="aot_eager")(ga, gb, lay)
     assert out[0].shape == (256, 256) and out[1].shape == (256, 8)
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+@pytest.mark.parametrize("M", [130, 128])
+def test_compile_mutated_mn_major_views(dry_run_cpu, backend, M):
+    # g128 scale outputs and SFA buffers are strided views (MN-major); under compile they reach the mutating ops as
+    # their storage, and the writes (DRY_FILL in a dry run) land in the caller's views.
+    torch._dynamo.reset()
+    a, b = operands(M, 256, 256)
+    x = torch.zeros(M, 256, dtype=torch.bfloat16)
+
+    def f(a, b, d, s, x, qd, qs, src, dst):
+        mxgemm.fp8_gemm_nt(a, b, (d, s), out_format="g128_fp32")
+        mxgemm.quantize_into(x, qd, qs, out_format="g128_ue8m0")
+        mxgemm.transform_sfa_to_mn_major(src, dst)
+
+    d, s = torch.zeros(M, 256, dtype=torch.float8_e4m3fn), mxgemm.empty_sfa(M, 2, like=x).fill_(0)
+    qd, qs = torch.zeros(M, 256, dtype=torch.float8_e4m3fn), mxgemm.empty_sfa(M, 2, like=x).fill_(0)
+    src, dst = torch.ones(M, 3), mxgemm.empty_sfa(M, 3, like=x).fill_(0)
+    torch.compile(f, fullgraph=True, backend=backend)(a, b, d, s, x, qd, qs, src, dst)
+    fill = torch_ops.DRY_FILL
+    for t in (s, qs, dst):
+        assert t.stride() == (1, -(-M // 4) * 4) and bool((t == fill).all())
+    assert bool((d.view(torch.uint8) == fill).all()) and bool((qd.view(torch.uint8) == fill).all())
 
 
 def test_compile_with_inductor(dry_run_cpu):
