@@ -119,7 +119,8 @@ def _contig_alloc(a, b, fmt, layout):
 def _m_contig(a, sfa, b, sfb, layout, out_format, scale_rule, scale_layout):
     _need_quantized(out_format, "m_grouped_contiguous")
     data, storage, view = _contig_alloc(a, b, out_format, scale_layout)
-    _C.grouped_contiguous(a, sfa, b, sfb, data, view, layout, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _C.grouped_contiguous(a, sfa, b, sfb, data, view, layout, out_format, scale_rule, scale_layout, None,
+                          DRY_RUN_DEVICE)
     _dry_fill(data, storage)
     return data, storage
 
@@ -142,7 +143,8 @@ def _m_contig_bf16_fake(a, sfa, b, sfb, layout):
 
 
 def _m_contig_out(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout):
-    _C.grouped_contiguous(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _C.grouped_contiguous(a, sfa, b, sfb, d, d_sf, layout, out_format, scale_rule, scale_layout, None,
+                          DRY_RUN_DEVICE)
     _dry_fill(d, d_sf)
 
 
@@ -169,7 +171,8 @@ def _masked_alloc(a, b, fmt, layout):
 def _m_masked(a, sfa, b, sfb, masked_m, expected_m, out_format, scale_rule, scale_layout):
     _need_quantized(out_format, "m_grouped_masked")
     data, storage, view = _masked_alloc(a, b, out_format, scale_layout)
-    _C.grouped_masked(a, sfa, b, sfb, data, view, masked_m, expected_m, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _C.grouped_masked(a, sfa, b, sfb, data, view, masked_m, expected_m, out_format, scale_rule, scale_layout, None,
+                      DRY_RUN_DEVICE)
     _dry_fill(data, storage)
     return data, storage
 
@@ -192,7 +195,8 @@ def _m_masked_bf16_fake(a, sfa, b, sfb, masked_m, expected_m):
 
 
 def _m_masked_out(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout):
-    _C.grouped_masked(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout, None, DRY_RUN_DEVICE)
+    _C.grouped_masked(a, sfa, b, sfb, d, d_sf, masked_m, expected_m, out_format, scale_rule, scale_layout, None,
+                      DRY_RUN_DEVICE)
     _dry_fill(d, d_sf)
 
 

@@ -482,7 +482,9 @@ void transform_sfa(nb::handle src_, nb::handle dst_, nb::handle stream, nb::hand
     dst.stride_is(0, 1, layout);
     dst.stride_is(1, pad4(M), layout);
   }
-  if (ld < kb) value_fail(std::string(fn) + ": src: row stride " + std::to_string(ld) + " < ceil(K/128)=" + std::to_string(kb));
+  if (ld < kb) {
+    value_fail(std::string(fn) + ": src: row stride " + std::to_string(ld) + " < ceil(K/128)=" + std::to_string(kb));
+  }
   if (!parse_device(validate_only).has_value()) {
     launch(fn, {&src, &dst}, stream, [&](cudaStream_t s) {
       transform_sfa_to_mn_major(static_cast<const float*>(src.v.ptr), M, kb, ld, static_cast<float*>(dst.v.ptr), s);
@@ -498,8 +500,8 @@ using Host = nb::ndarray<T, nb::c_contig, nb::device::cpu, Extra...>;
 template <typename T>
 void copy_out(const std::vector<T>& src, Host<T>& dst, const char* what) {
   if (dst.size() != src.size()) {
-    value_fail(std::string("reference.") + what + ": output has " + std::to_string(dst.size()) + " elements, expected " +
-               std::to_string(src.size()));
+    value_fail(std::string("reference.") + what + ": output has " + std::to_string(dst.size()) +
+               " elements, expected " + std::to_string(src.size()));
   }
   std::memcpy(dst.data(), src.data(), src.size() * sizeof(T));
 }
@@ -645,20 +647,22 @@ NB_MODULE(_C, m) {
   m.def("_register_stream_resolver", &register_stream_resolver, "resolver"_a);
   m.def("_torch_registered", &torch_registered);
 
-  m.def("gemm_nt", &gemm_nt, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a,
+  m.def("gemm_nt", &gemm_nt, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(),
+        "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
+        "validate_only"_a.none() = nb::none());
+  m.def("grouped_contiguous", &grouped_contiguous, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(),
+        "d"_a.none(), "d_sf"_a.none(), "layout"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
+        "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
+  m.def("grouped_masked", &grouped_masked, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(),
+        "d"_a.none(), "d_sf"_a.none(), "masked_m"_a.none(), "expected_m"_a, "out_format"_a, "scale_rule"_a,
         "scale_layout"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
-  m.def("grouped_contiguous", &grouped_contiguous, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(),
-        "layout"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
-        "validate_only"_a.none() = nb::none());
-  m.def("grouped_masked", &grouped_masked, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(), "d_sf"_a.none(), "masked_m"_a.none(),
-        "expected_m"_a, "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
-        "validate_only"_a.none() = nb::none());
-  m.def("quantize", &quantize_, "x"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
-        "columnwise"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
+  m.def("quantize", &quantize_, "x"_a.none(), "d"_a.none(), "d_sf"_a.none(), "out_format"_a, "scale_rule"_a,
+        "scale_layout"_a, "columnwise"_a, "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());
   m.def("transform_sfa_to_mn_major", &transform_sfa, "src"_a.none(), "dst"_a.none(), "stream"_a.none() = nb::none(),
         "validate_only"_a.none() = nb::none());
 
-  m.def("device_info", &device_info, "(cc_major, cc_minor, num_sms) of the current CUDA device; raises UnsupportedError without one");
+  m.def("device_info", &device_info,
+        "(cc_major, cc_minor, num_sms) of the current CUDA device; raises UnsupportedError without one");
   m.def("group_size", [](int f) { return group_size(parse_format(f)); });
   m.def("scale_elements", [](int f, int layout, int64_t rows, int64_t cols) {
     return scale_elements(parse_format(f), parse_layout(layout), rows, cols);
