@@ -19,6 +19,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/quantize_launch.h"
@@ -171,25 +172,38 @@ __device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t
 }
 
 // Zero the padding bytes of a blocked128x4 scale buffer for a [rows, scale_cols] scale matrix: columns
-// [scale_cols, pad(scale_cols, 4)) of the real rows, then rows [rows, pad(rows, 128)). Grid-strided.
-__device__ __forceinline__ void zero_blocked_padding(uint8_t* s, int64_t rows, int64_t scale_cols) {
+// [scale_cols, pad(scale_cols, 4)) of the real rows (single bytes), then rows [rows, pad(rows, 128)) (one 4-byte
+// word per (row, tile column): the 4 bytes of a row inside a 128x4 tile are contiguous and 4-byte aligned; the
+// buffer is 16-byte aligned, validated). Grid-strided over the whole grid with 32-bit indices; the launch gives
+// the grid at least blocked_padding_blocks() blocks, so that a tiny M (M = 1: 127 padding rows) does not leave
+// this to one block (that took 25 us at M = 1, N = 7168).
+__host__ __device__ __forceinline__ int64_t blocked_padding_items(int64_t rows, int64_t scale_cols) {
   const int64_t cols_p = (scale_cols + 3) / 4 * 4;
   const int64_t rows_p = (rows + 127) / 128 * 128;
-  const int64_t extra_c = cols_p - scale_cols;
+  return rows * (cols_p - scale_cols) + (rows_p - rows) * (cols_p / 4);
+}
+inline constexpr int kPaddingItemsPerThread = 4;
+inline int64_t blocked_padding_blocks(int64_t rows, int64_t scale_cols) {
+  const int64_t per_block = int64_t{kThreads} * kPaddingItemsPerThread;
+  return (blocked_padding_items(rows, scale_cols) + per_block - 1) / per_block;
+}
+
+__device__ __forceinline__ void zero_blocked_padding(uint8_t* s, int64_t rows, int64_t scale_cols) {
+  const int64_t cols_p = (scale_cols + 3) / 4 * 4;
+  const uint32_t extra_c = static_cast<uint32_t>(cols_p - scale_cols);
+  const uint32_t tcols = static_cast<uint32_t>(cols_p / 4);
   const int64_t a = rows * extra_c;
-  const int64_t total = a + (rows_p - rows) * cols_p;
+  const int64_t total = blocked_padding_items(rows, scale_cols);
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    int64_t r, c;
     if (i < a) {
-      r = i / extra_c;
-      c = scale_cols + (i - r * extra_c);
+      const int64_t r = i / extra_c;
+      s[rules::blocked128x4_offset(r, scale_cols + (i - r * extra_c), scale_cols)] = 0;
     } else {
-      const int64_t k = i - a;
-      r = rows + k / cols_p;
-      c = k % cols_p;
+      const uint32_t k = static_cast<uint32_t>(i - a);  // < 128 * tcols
+      const uint32_t dr = k / tcols;
+      *reinterpret_cast<uint32_t*>(s + rules::blocked128x4_offset(rows + dr, 4 * (k - dr * tcols), scale_cols)) = 0u;
     }
-    s[rules::blocked128x4_offset(r, c, scale_cols)] = 0;
   }
 }
 
@@ -251,6 +265,21 @@ __device__ __forceinline__ int smem_word(int n, int m) {
   return n * kTileM + sw * 4 + (m & 3);
 }
 
+// Tile raster of both columnwise kernels: groups of `group_n` n-tiles, m-tiles outer and n-tiles inner inside a
+// group (group_n = 1: m fastest). Blocks running at the same time then read group_n x kTileN input columns of each
+// row contiguously and write whole runs of m-tiles of each output row, instead of 128- or 256-byte pieces.
+struct TileCoord {
+  int64_t m0, n0;
+};
+__device__ __forceinline__ TileCoord colwise_tile(int64_t tile, int64_t tiles_m, int64_t tiles_n, int group_n) {
+  const int64_t per_group = tiles_m * group_n;
+  const int64_t g = tile / per_group;
+  const int64_t gn = tiles_n - g * group_n < group_n ? tiles_n - g * group_n : group_n;
+  const int64_t i = tile - g * per_group;
+  const int64_t mt = i / gn;
+  return {mt * kTileM, (g * group_n + (i - mt * gn)) * kTileN};
+}
+
 template <class In, class Pol>
 __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const QuantParams p) {
   static_assert(kTileM % Pol::kGroup == 0, "a tile holds whole groups along M");
@@ -268,7 +297,8 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
   const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
   const int tid = static_cast<int>(threadIdx.x);
   const int64_t tiles_m = (p.M + kTileM - 1) / kTileM;
-  const int64_t tiles = tiles_m * ((p.N + kTileN - 1) / kTileN);
+  const int64_t tiles_n = (p.N + kTileN - 1) / kTileN;
+  const int64_t tiles = tiles_m * tiles_n;
   // load-phase coordinates
   const int lr = tid / kLanesPerRow;
   const int ln = (tid % kLanesPerRow) * In::kVecElems;
@@ -279,8 +309,7 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
 
   uint32_t w[kPasses][In::kVecElems * sizeof(T) / 4];
   auto load_tile = [&](int64_t tile) {
-    const int64_t m0 = (tile % tiles_m) * kTileM;
-    const int64_t n0 = (tile / tiles_m) * kTileN;
+    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
     const int64_t n = n0 + ln;
     const int64_t valid_n = p.N - n;
 #pragma unroll
@@ -321,8 +350,7 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
       }
     }
     __syncthreads();
-    const int64_t m0 = (tile % tiles_m) * kTileM;
-    const int64_t n0 = (tile / tiles_m) * kTileN;
+    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
     if (tile + gridDim.x < tiles) load_tile(tile + gridDim.x);  // in flight while this tile is quantized
 
 #pragma unroll
@@ -344,6 +372,124 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
                           ocol / Pol::kGroup, first_lane);
     }
   }
+  if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Columnwise, staged (BF16 input, 16-byte aligned rows): the 128 (M) x 64 (N) input tile goes into shared memory
+// as it is (bf16, 128 bytes per tile row) by cp.async (16 bytes a thread, zero-filled past M / N), through a ring
+// of kStages tiles, so that kStages - 1 tiles (16 KB each) per block are in flight while one is quantized, with
+// no register staging (the register-staged kernel above held one tile in registers: 100+ registers, 2 blocks/SM,
+// 84-86% of copy). Compute: a thread owns 2 neighbouring input columns (= output rows) x 16 consecutive input rows
+// (= 16 consecutive output elements of each), reading 16 bf16x2 words. The 16-byte chunk q of tile row r sits at
+// chunk q ^ ((r / 16) & 7) of that row: the 8 lanes of one column pair read rows 16c + j (c = 0..7), which then
+// fall in 8 different 16-byte chunks, and the 4 column pairs of a warp in the 4 words of each: 32 banks, no
+// conflict; the cp.async writes stay whole 16-byte chunks.
+namespace staged {
+inline constexpr int kRowBytes = kTileN * 2;                          // 128: one bf16 tile row
+inline constexpr int kChunksPerRow = kRowBytes / 16;                  // 8
+inline constexpr int kStageBytes = kTileM * kRowBytes;                // 16 KB
+inline constexpr int kCopiesPerThread = kTileM * kChunksPerRow / kThreads;  // 4
+static_assert(kTileN == 64 && kThreads == 256 && kTileM == 128, "the swizzle and lane maps assume these");
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16-byte global -> shared copy, bytes beyond src_bytes (0..16) zero-filled (nothing read when 0).
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint32_t src_bytes) {
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+__device__ __forceinline__ uint32_t lds32(uint32_t addr) {
+  uint32_t v;
+  asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr));
+  return v;
+}
+// Byte offset of 16-byte chunk q of tile row r.
+__device__ __forceinline__ uint32_t chunk_offset(int r, int q) {
+  return static_cast<uint32_t>(r * kRowBytes + ((q ^ ((r >> 4) & 7)) << 4));
+}
+}  // namespace staged
+
+template <class Pol, int kStages>
+__global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(const QuantParams p) {
+  static_assert(kTileM % Pol::kGroup == 0, "a tile holds whole groups along M");
+  static_assert(kStages >= 2, "a ring of at least two tiles");
+  using namespace staged;
+  constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t sbase = smem_addr(smem);
+
+  const uint16_t* __restrict__ x = static_cast<const uint16_t*>(p.x);
+  const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t tiles_m = (p.M + kTileM - 1) / kTileM;
+  const int64_t tiles_n = (p.N + kTileN - 1) / kTileN;
+  const int64_t tiles = tiles_m * tiles_n;
+
+  // Copy phase: thread -> (tile row, 16-byte chunk) for kCopiesPerThread rows kThreads / kChunksPerRow apart.
+  const int cq = tid % kChunksPerRow;
+  const int cr = tid / kChunksPerRow;
+  auto issue = [&](int64_t tile, int stage) {
+    if (tile < tiles) {
+      const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
+      const int64_t n = n0 + cq * 8;
+      const int64_t left_n = p.N - n;
+      const uint32_t nbytes = left_n >= 8 ? 16u : (left_n > 0 ? static_cast<uint32_t>(left_n) * 2u : 0u);
+#pragma unroll
+      for (int i = 0; i < kCopiesPerThread; ++i) {
+        const int r = cr + i * (kThreads / kChunksPerRow);
+        const int64_t m = m0 + r;
+        const uint32_t bytes = m < p.M ? nbytes : 0u;
+        const uint16_t* src = bytes ? x + m * p.ldx + n : x;
+        cp_async_16(sbase + stage * kStageBytes + chunk_offset(r, cq), src, bytes);
+      }
+    }
+    cp_async_commit();  // always: the group count stays in step with the ring
+  };
+
+  // Compute phase: lane -> (c: 16-row chunk along M, column pair); warp w owns column pairs 4w .. 4w+3.
+  const int lane = tid & 31;
+  const int c = lane & 7;
+  const int pair = (tid >> 5) * 4 + (lane >> 3);
+  const bool first_lane = (c % kLanesPerGroup) == 0;
+  // Rows 16c + j (j < 16) all have the swizzle key c: one offset for the 16 reads, plus j rows.
+  const uint32_t rd_off = chunk_offset(c * kChunk, pair >> 2) + static_cast<uint32_t>(pair & 3) * 4;
+
+  const int64_t step = gridDim.x;
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) issue(blockIdx.x + s * step, s);
+  int stage = 0;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += step) {
+    cp_async_wait<kStages - 2>();
+    __syncthreads();  // this tile's copies (all threads') landed; the stage refilled below was read by everyone
+    issue(tile + (kStages - 1) * step, stage == 0 ? kStages - 1 : stage - 1);
+
+    uint32_t w[kChunk];
+    const uint32_t base = sbase + stage * kStageBytes + rd_off;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) w[j] = lds32(base + j * kRowBytes);
+    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
+    const int64_t orow = n0 + 2 * pair;  // output row of the low halves
+    const int64_t ocol = m0 + c * kChunk;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float v[kChunk];
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) v[j] = __uint_as_float(h ? (w[j] & 0xffff0000u) : (w[j] << 16));
+      const int64_t r = orow + h;
+      const int64_t valid = r < p.N ? p.M - ocol : 0;
+      quantize_chunk<Pol>(v, p.q + (r < p.N ? r * p.ldq + ocol : 0), valid, p.out_vec, sd, r, ocol / Pol::kGroup,
+                          first_lane);
+    }
+    stage = stage + 1 == kStages ? 0 : stage + 1;
+  }
+  cp_async_wait<0>();  // no copy outlives the block (the tail groups are empty)
   if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
 }
 
@@ -380,6 +526,7 @@ cudaError_t launch_rowwise_unrolled(const QuantParams& p, int grid_cap, cudaStre
   const int64_t warp_iters = (p.M * segs + kUnroll - 1) / kUnroll;
   int64_t blocks = (warp_iters + kThreads / 32 - 1) / (kThreads / 32);
   if (blocks > grid_cap) blocks = grid_cap;
+  if constexpr (Pol::kBlocked) blocks = std::max(blocks, blocked_padding_blocks(p.rows, p.scale_cols));
   if (blocks < 1) blocks = 1;
   quantize_rowwise_kernel<In, Pol, kUnroll><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
   return cudaGetLastError();
@@ -429,16 +576,66 @@ cudaError_t launch_rowwise(const QuantParams& p, int num_sms, int unroll, int wa
   }
 }
 
+// Staged columnwise kernel (BF16, 16-byte aligned rows): kStages-deep ring in dynamic shared memory.
+template <class Pol, int kStages>
+struct ColwiseStaged {
+  static constexpr int kSmem = kStages * staged::kStageBytes;
+  static int blocks_per_sm() {
+    static const int occ = [] {
+      int n = 0;
+      if (cudaFuncSetAttribute(quantize_colwise_staged_kernel<Pol, kStages>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem) != cudaSuccess ||
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, quantize_colwise_staged_kernel<Pol, kStages>, kThreads,
+                                                        kSmem) != cudaSuccess) {
+        (void)cudaGetLastError();
+        n = 1;
+      }
+      return n < 1 ? 1 : n;
+    }();
+    return occ;
+  }
+  static cudaError_t launch(const QuantParams& p, int64_t blocks, cudaStream_t stream) {
+    quantize_colwise_staged_kernel<Pol, kStages><<<static_cast<unsigned>(blocks), kThreads, kSmem, stream>>>(p);
+    return cudaGetLastError();
+  }
+};
+// The register-staged kernel (FP32 input, or rows not 16-byte aligned).
 template <class In, class Pol>
-cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
+struct ColwiseRegs {
+  static int blocks_per_sm() { return colwise_blocks_per_sm<In, Pol>(); }
+  static cudaError_t launch(const QuantParams& p, int64_t blocks, cudaStream_t stream) {
+    quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+    return cudaGetLastError();
+  }
+};
+
+// Persistent grid: min(tiles, SMs x resident blocks x waves), at least the blocks the blocked128x4 padding wants.
+template <class Kernel, class Pol>
+cudaError_t launch_colwise_with(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
   const int64_t tiles = ((p.M + kTileM - 1) / kTileM) * ((p.N + kTileN - 1) / kTileN);
   int64_t blocks = tiles;
-  const int64_t cap = static_cast<int64_t>(num_sms) * colwise_blocks_per_sm<In, Pol>() * (waves > 0 ? waves : 1);
+  const int64_t cap = static_cast<int64_t>(num_sms) * Kernel::blocks_per_sm() * (waves > 0 ? waves : 1);
   if (blocks > cap) blocks = cap;
+  if constexpr (Pol::kBlocked) blocks = std::max(blocks, blocked_padding_blocks(p.rows, p.scale_cols));
   if (blocks > 0x7fffffff) blocks = 0x7fffffff;
   if (blocks < 1) blocks = 1;
-  quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  return Kernel::launch(p, blocks, stream);
+}
+
+// stages: the staged kernel's ring depth (2, 3, 4; 0 = default kColwiseStages); -1 = the register-staged kernel.
+inline constexpr int kColwiseStages = 3;
+template <class In, class Pol>
+cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, int stages, cudaStream_t stream) {
+  if constexpr (sizeof(typename In::T) == 2) {
+    if (p.in_vec && stages >= 0) {
+      switch (stages == 0 ? kColwiseStages : stages) {
+        case 2: return launch_colwise_with<ColwiseStaged<Pol, 2>, Pol>(p, num_sms, waves, stream);
+        case 3: return launch_colwise_with<ColwiseStaged<Pol, 3>, Pol>(p, num_sms, waves, stream);
+        default: return launch_colwise_with<ColwiseStaged<Pol, 4>, Pol>(p, num_sms, waves, stream);
+      }
+    }
+  }
+  return launch_colwise_with<ColwiseRegs<In, Pol>, Pol>(p, num_sms, waves, stream);
 }
 
 // Format dispatch: calls f.template operator()<Pol>() for the policy of `out` (validated already).

@@ -26,6 +26,7 @@ struct QuantParams {
   int64_t scale_cols = 0;  // scale columns of the output: ceil(cols / group)
   bool in_vec = true;      // x and ldx allow 16-byte loads
   bool out_vec = true;     // q and ldq allow 16-byte stores
+  int raster_n = 1;        // columnwise: n-tiles per raster group (set from Tuning::raster by run_colwise)
 };
 
 // Launch shape knobs. The defaults are what mxgemm::quantize() uses.
@@ -33,8 +34,14 @@ struct Tuning {
   int unroll = 2;  // rowwise: 512-element work items per warp loaded before any is processed (1, 2, 4)
   // Grid. Rowwise: 0 = one block per 8 x unroll work items, no cap (measured best on the H100: 97% of copy
   // at 8192x7168 vs 92% persistent); > 0 = persistent, SMs x resident blocks x waves. Columnwise always runs
-  // persistent (waves <= 0 counts as 1 for it: 84% of copy non-persistent vs 86% persistent at 8192x7168).
+  // persistent (waves <= 0 counts as 1 for it).
   int waves = 0;
+  // Columnwise BF16 with 16-byte aligned rows: the cp.async ring depth of the staged kernel (2, 3, 4; 0 = default
+  // 3); -1 = the register-staged kernel (what FP32 input and unaligned rows always use).
+  int stages = 0;
+  // Columnwise tile raster: n-tiles per group (0 = default: 1 KB of each input row, 8 bf16 / 4 fp32 tiles;
+  // 1 = m-tiles fastest, the first order).
+  int raster = 0;
 };
 
 cudaError_t run_rowwise_bf16(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,

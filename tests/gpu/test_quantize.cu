@@ -310,14 +310,17 @@ TEST(QuantizeGpu, ColumnwiseAllFormatsBitExact) {
 TEST(QuantizeGpu, LargeShapesAndTuningVariantsBitExact) {
   SKIP_WITHOUT_SM90();
   uint64_t seed = 5000;
-  const std::vector<kernels::quant::Tuning> tunings = {{2, 1}, {1, 1}, {4, 1}, {2, 0}, {4, 2}, {1, 0}};
+  // {unroll, waves, stages, raster}: stages picks the columnwise BF16 kernel (cp.async ring depth; -1
+  // register-staged); raster the columnwise tile order (n-tiles per group; 3 leaves a partial last group).
+  const std::vector<kernels::quant::Tuning> tunings = {{2, 1, 0, 0}, {1, 1, 2, 1}, {4, 1, 3, 3},
+                                                       {2, 0, -1, 0}, {4, 2, 4, 8}, {1, 0, 2, 3}};
   for (const Case& c : {all_cases()[0], all_cases()[3], all_cases()[4]}) {
     for (InputType t : {InputType::kBF16, InputType::kFP32}) {
       for (bool colw : {false, true}) {
         for (const auto& tu : tunings) {
           const std::string r = run_and_compare(c, t, colw, 1152, 7168, 7168, 0, seed++, &tu);
           EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << " unroll=" << tu.unroll
-                                 << " waves=" << tu.waves << ": " << r;
+                                 << " waves=" << tu.waves << " stages=" << tu.stages << " raster=" << tu.raster << ": " << r;
         }
       }
     }

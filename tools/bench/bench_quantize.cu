@@ -6,6 +6,10 @@
 // distinct cold buffer sets after one flush, divided by R: kernel time without the per-call event overhead, the
 // closest to PEERS.md's profiler kernel times), peersmd_triton_us (PEERS.md's Triton "quant" number, a constant
 // from that page, NOT measured here), speedup = peersmd_triton_us / mxgemm_us.
+// Same-run peer: with MXGEMM_PEERS_JSON=<peers.json of ../shared/peers/peers.py run in the same device call>, each
+// rowwise bf16 -> mxfp8 row whose M x N peers.py quantized gets peers["triton_quant"] = its quant_triton_us (the
+// best Triton block shape, PyTorch-profiler kernel time, L2 flushed; peers.py quantizes max(M, 16) rows) and
+// extra["speedup_graph_vs_triton"] = that / graph_us_per_call.
 #include "bench_quantize.h"
 
 #include <cuda_runtime.h>
@@ -13,8 +17,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_util.h"
@@ -154,6 +163,31 @@ bool verify(const Spec& sp, const Buffers& b, std::string* why) {
   return true;
 }
 
+// quant_triton_us of peers.py's JSON by (M, N): each "quant_triton_us" value with the nearest "M" and "N" keys
+// before it (peers.py writes M, N first in every shape's object; nested objects hold kernel names only).
+std::map<std::pair<int64_t, int64_t>, double> load_peers_triton(const char* path) {
+  std::map<std::pair<int64_t, int64_t>, double> out;
+  if (path == nullptr || *path == 0) return out;
+  std::ifstream f(path);
+  if (!f) {
+    std::fprintf(stderr, "[quantize] MXGEMM_PEERS_JSON=%s: cannot open\n", path);
+    return out;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string t = ss.str();
+  const std::string key = "\"quant_triton_us\":";
+  for (size_t pos = t.find(key); pos != std::string::npos; pos = t.find(key, pos + 1)) {
+    const size_t pm = t.rfind("\"M\":", pos), pn = t.rfind("\"N\":", pos);
+    if (pm == std::string::npos || pn == std::string::npos) continue;
+    const int64_t M = std::strtoll(t.c_str() + pm + 4, nullptr, 10);
+    const int64_t N = std::strtoll(t.c_str() + pn + 4, nullptr, 10);
+    out[{M, N}] = std::strtod(t.c_str() + pos + key.size(), nullptr);
+  }
+  std::fprintf(stderr, "[quantize] %zu Triton quantizer times from %s\n", out.size(), path);
+  return out;
+}
+
 }  // namespace
 
 std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
@@ -170,6 +204,12 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       {4096, 7168, 34.6},  {4096, 4096, 19.5},   {8192, 7168, 62.4},   {30720, 7168, 248},  {37888, 7168, 308},
       {35840, 4096, 162},  {32768, 4096, 149},   {61440, 1280, 86}};
   for (const auto& p : peers_md) specs.push_back({"quantize", p.M, p.N, IT::kBF16, OF::kMXFP8, RC, CO, p.us, def, false});
+  // Shapes peers.py quantizes that PEERS.md's table does not list (same-run Triton peer only).
+  for (auto [M, N] : {std::pair<int64_t, int64_t>{16384, 7168}, {64512, 1280}}) {
+    specs.push_back({"quantize", M, N, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+  }
+  // The blocked128x4 scale layout at the smallest shape (its padding rows dominate at M = 1).
+  specs.push_back({"quantize", 1, 7168, IT::kBF16, OF::kMXFP8, RC, BL, nan, def, false});
   // Other formats, FP32 input, columnwise, at >= 32M elements (8192 x 7168 = 58.7M) and 4096 x 7168.
   for (int64_t M : {4096, 8192}) {
     specs.push_back({"quantize", M, 7168, IT::kFP32, OF::kMXFP8, RC, CO, nan, def, false});
@@ -187,11 +227,16 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
     for (kernels::quant::Tuning t : {kernels::quant::Tuning{1, 1}, {2, 1}, {1, 0}, {4, 0}}) {
       specs.push_back({"quantize_tune", M, N, IT::kBF16, OF::kMXFP8, RC, CO, nan, t, true});
     }
-    for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 2}}) {
+    // Columnwise kernels: register-staged (stages -1) and the cp.async ring at depths 2, 3, 4 (persistent, 1 wave);
+    // raster 1 = m-tiles fastest (the first order), 0 = default groups of 1 KB of input row.
+    for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 1, -1, 1}, {2, 1, -1, 0}, {2, 1, 3, 1}, {2, 1, 2, 0},
+                                     {2, 1, 3, 0}, {2, 1, 4, 0}}) {
       Spec s{"quantize_colwise", M, N, IT::kBF16, OF::kMXFP8, RC, CO, nan, t, true};
       specs.push_back(s);
     }
   }
+
+  const auto triton = load_peers_triton(std::getenv("MXGEMM_PEERS_JSON"));
 
   std::vector<BenchRow> rows;
   uint64_t seed = 12345;
@@ -210,9 +255,12 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         else quantize(a, ctx.stream);
       };
       if (sp.tuned) {
-        row.note = "unroll=" + std::to_string(sp.tuning.unroll) + " waves=" + std::to_string(sp.tuning.waves);
+        row.note = "unroll=" + std::to_string(sp.tuning.unroll) + " waves=" + std::to_string(sp.tuning.waves) +
+                   " stages=" + std::to_string(sp.tuning.stages) + " raster=" + std::to_string(sp.tuning.raster);
         row.extra["unroll"] = sp.tuning.unroll;
         row.extra["waves"] = sp.tuning.waves;
+        row.extra["stages"] = sp.tuning.stages;
+        row.extra["raster"] = sp.tuning.raster;
       }
       // Correctness of this very configuration first (poisoned outputs).
       check_cuda(cudaMemsetAsync(b.q.get(), 0xAB, b.q.bytes(), ctx.stream), "poison");
@@ -244,9 +292,11 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         row.extra["peersmd_triton_us"] = sp.triton_us;
         row.extra["speedup"] = sp.triton_us / row.mxgemm_us;
       }
-      // Kernel time without the per-call event overhead: a graph of R launches on R cold buffer sets.
+      // Kernel time without the per-call event overhead: a graph of R launches on R cold buffer sets. R keeps the
+      // sets near 1.6 GB (4..32): the graph launch's own latency, divided by R, then stays well under 1% (R = 4
+      // at 51 MB added ~0.5 us a call).
       if (!sp.tuned) {
-        const int R = bytes < 32e6 ? 32 : 4;
+        const int R = static_cast<int>(std::clamp(1.6e9 / bytes, 4.0, 32.0));
         std::vector<Buffers> sets;
         std::vector<QuantizeArgs> args;
         for (int i = 0; i < R; ++i) sets.push_back(alloc(sp, colw, seed++, ctx.stream));
@@ -262,7 +312,14 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
         row.extra["graph_us_per_call"] = g_us / R;
+        row.extra["graph_calls"] = R;
         if (std::isfinite(sp.triton_us)) row.extra["speedup_graph_vs_peersmd_triton"] = sp.triton_us / (g_us / R);
+        const auto it = triton.find({sp.M, sp.N});
+        if (std::string(sp.op) == "quantize" && sp.type == IT::kBF16 && sp.format == OF::kMXFP8 && sp.rule == RC &&
+            sp.layout == CO && it != triton.end()) {
+          row.peers["triton_quant"] = it->second;
+          row.extra["speedup_graph_vs_triton"] = it->second / (g_us / R);
+        }
       }
       char buf[160];
       std::snprintf(buf, sizeof buf, "%s%.1f%% of copy", row.note.empty() ? "" : " ", row.extra["pct_of_copy"]);
@@ -273,6 +330,11 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       }
       if (std::isfinite(sp.triton_us)) {
         std::snprintf(buf, sizeof buf, ", PEERS.md triton %.1f us", sp.triton_us);
+        row.note += buf;
+      }
+      if (row.peers.count("triton_quant")) {
+        std::snprintf(buf, sizeof buf, ", same-run triton %.2f us (graph %.3fx faster)", row.peers["triton_quant"],
+                      row.extra["speedup_graph_vs_triton"]);
         row.note += buf;
       }
     } catch (const std::exception& e) {
