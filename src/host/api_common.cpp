@@ -1,5 +1,6 @@
 // Small pieces of the public API shared by every entry point: enum names, scale-buffer sizes, device query.
 
+#include <atomic>
 #include <string>
 
 #include <cuda_runtime_api.h>
@@ -71,8 +72,14 @@ DeviceInfo current_device_info() {
                                              cudaGetErrorName(status) + ": " + cudaGetErrorString(status) +
                                              "); mxgemm needs an SM90 (Hopper) GPU");
   }
-  // Attributes rather than cudaGetDeviceProperties: this runs before every launch, and the attribute query does
-  // not fill (and on some drivers compute) the whole property struct.
+  // This runs before every launch: a device's attributes never change, so they are read once per device and
+  // cached (attributes rather than cudaGetDeviceProperties, which fills and on some drivers computes the whole
+  // property struct). Racing first calls store the same values.
+  constexpr int kMaxCachedDevices = 64;
+  static DeviceInfo cache[kMaxCachedDevices];
+  static std::atomic<bool> cached[kMaxCachedDevices];
+  const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+  if (cacheable && cached[device].load(std::memory_order_acquire)) return cache[device];
   DeviceInfo info;
   const cudaDeviceAttr attrs[3] = {cudaDevAttrComputeCapabilityMajor, cudaDevAttrComputeCapabilityMinor,
                                    cudaDevAttrMultiProcessorCount};
@@ -85,6 +92,10 @@ DeviceInfo current_device_info() {
                                                " (cudaDeviceGetAttribute: " + cudaGetErrorName(status) + ": " +
                                                cudaGetErrorString(status) + ")");
     }
+  }
+  if (cacheable) {
+    cache[device] = info;
+    cached[device].store(true, std::memory_order_release);
   }
   return info;
 }

@@ -44,7 +44,7 @@ host::TileChoice forced_tile_from_env() {
     const int n = std::sscanf(v, "%dx%dx%d", &t.block_m, &t.block_n, &t.cluster_m);
     if (n < 2) t = host::TileChoice{};
     if (n == 2) t.cluster_m = 1;
-    t.reason = "MXGEMM_FORCE_TILE";
+    t.why = "MXGEMM_FORCE_TILE";
     return t;
   }();
   return tile;
@@ -70,7 +70,7 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
     tile.block_m = block_m;
     tile.block_n = block_n;
     tile.cluster_m = cluster_m;
-    tile.reason = "forced by the caller";
+    tile.why = "forced by the caller";
   } else if (forced_tile_from_env().block_m != 0) {
     tile = forced_tile_from_env();
   } else {
@@ -85,7 +85,7 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
   if (debug_enabled())
     std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %d, %s\n",
                  static_cast<long long>(a.M), static_cast<long long>(a.N), static_cast<long long>(a.K),
-                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.reason.c_str());
+                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.describe().c_str());
   launch(problem, stream);
 }
 

@@ -51,6 +51,13 @@ double shape_efficiency(int block_m, int block_n) {
 
 }  // namespace
 
+std::string TileChoice::describe() const {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", why,
+                static_cast<long long>(tiles), static_cast<long long>(waves), mma_us, hbm_us, l2_us);
+  return buf;
+}
+
 TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int group) {
   TileChoice best;
   for (const Candidate& c : kCandidates) {
@@ -73,12 +80,7 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     // Ties (within 2%) go to the tile that wastes fewer rows (padding of M up to BLOCK_M).
     const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
                         (est < best.modelled_us * 1.02 && c.block_m < best.block_m && M <= 64);
-    if (better) {
-      char buf[256];
-      std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", c.why,
-                    static_cast<long long>(tiles), static_cast<long long>(waves), mma_us, hbm_us, l2_us);
-      best = TileChoice{c.block_m, c.block_n, c.cluster_m, est, buf};
-    }
+    if (better) best = TileChoice{c.block_m, c.block_n, c.cluster_m, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
   }
   return best;
 }

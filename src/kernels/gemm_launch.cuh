@@ -2,6 +2,7 @@
 // Included only by the instantiation units (gemm_instances_*.cu).
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -43,10 +44,18 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   params.scale_ld = mn_major_ld(a.M);
 
   auto kernel = sm90_fp8_gemm_1d2d_kernel<Traits>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (err != cudaSuccess)
-    throw Error(ErrorCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize): ") +
-                                           cudaGetErrorString(err));
+  // The shared-memory opt-in is per device and sticks: do it once per device (it is a slow driver call).
+  static std::atomic<uint64_t> smem_opted_in{0};
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  const uint64_t device_bit = device < 64 ? (uint64_t{1} << device) : 0;
+  if (err != cudaSuccess || (smem_opted_in.load(std::memory_order_acquire) & device_bit) == 0) {
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+    if (err != cudaSuccess)
+      throw Error(ErrorCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize): ") +
+                                             cudaGetErrorString(err));
+    smem_opted_in.fetch_or(device_bit, std::memory_order_acq_rel);
+  }
   // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per process).
   const int num_units = ((params.num_m_blocks + kClusterM - 1) / kClusterM) * params.num_n_blocks;
   int max_units = problem.num_sms / kClusterM;
