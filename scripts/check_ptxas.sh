@@ -96,6 +96,9 @@ else:
         return unit["file"], proc.returncode, proc.stdout + proc.stderr
 
     failed_units = []
+    # ptxas performance diagnostics that mean a wgmma pipeline was silently serialized or a register split ignored:
+    # C7514 (wgmma serialized), C7517 (warpgroup.wait injected), C7508 (setmaxnreg ignored). Treated as failures.
+    perf_warnings = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for path, rc, text in pool.map(compile_unit, enumerate(units)):
             if rc != 0:
@@ -104,6 +107,8 @@ else:
                 continue
             entry = None
             for line in text.splitlines():
+                if re.search(r"\(C75(08|14|17)\)", line):
+                    perf_warnings.append(f"{path}: {line.strip()[:240]}")
                 m = re.search(r"Compiling entry function '([^']+)'", line)
                 if m:
                     entry = m.group(1)
@@ -128,6 +133,11 @@ else:
     shutil.rmtree(scratch, ignore_errors=True)
     if failed_units:
         print(f"check_ptxas: FAIL: {len(failed_units)} translation unit(s) did not compile")
+        sys.exit(1)
+    if perf_warnings:
+        print(f"check_ptxas: FAIL: {len(perf_warnings)} ptxas wgmma/setmaxnreg performance diagnostic(s):")
+        for w in perf_warnings:
+            print(f"  {w}")
         sys.exit(1)
 
 def demangle(names):

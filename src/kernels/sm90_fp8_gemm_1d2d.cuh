@@ -240,8 +240,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::named_barrier_sync(wg_barrier_id, 128);
 
       const int64_t wg_row = static_cast<int64_t>(m_block) * kBlockM + warpgroup * kMathWarpgroupRows;
-      const EpilogueThreadCtx ctx{my_out_tile, row_local0, lane % 4, wg_row + row_local0, n_block * kBlockN,
-                                  &params};
+      // Opaque copies: otherwise the compiler hoists the epilogue's per-thread smem addresses (loop-invariant) out
+      // of the tile loop and keeps them live through the main loop, where the registers are needed (the bf16
+      // 128x128 epilogue spilled 168 bytes that way).
+      uint8_t* out_tile = my_out_tile;
+      int row_local = row_local0, quad_lane = lane % 4;
+      asm volatile("" : "+l"(out_tile), "+r"(row_local), "+r"(quad_lane));
+      const EpilogueThreadCtx ctx{out_tile, row_local, quad_lane, wg_row + row_local0, n_block * kBlockN, &params};
       Epilogue::template apply<kBlockN>(accum, ctx);
 
       ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)

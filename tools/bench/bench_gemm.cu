@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 
 #include "bench_util.h"
@@ -210,6 +211,41 @@ double gemm_floor_us(const GemmShape& s, const OutFormatChoice& f, double* bytes
   return std::max(2 * M * N * K / kSpecFlops, bytes / kCopyBps) * 1e6;
 }
 
+// Kernel time without the per-call event overhead (which reads 3-6 us high against the profiler, see bench.h):
+// one CUDA graph of R launches, launch r on its own cold input/output set (together >= ~4x the 50 MB L2, so every
+// launch reads its operands from HBM, as after an L2 flush), timed with time_us and divided by R.
+double graph_us_per_call(const BenchContext& ctx, int R, const std::function<void(int)>& launch) {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  check_cuda(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+  try {
+    for (int r = 0; r < R; ++r) launch(r);
+  } catch (...) {
+    cudaStreamEndCapture(ctx.stream, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    throw;
+  }
+  check_cuda(cudaStreamEndCapture(ctx.stream, &graph), "end capture");
+  check_cuda(cudaGraphInstantiate(&exec, graph, 0), "graph instantiate");
+  double us = kNotRun;
+  try {
+    us = time_us(ctx, [&] { check_cuda(cudaGraphLaunch(exec, ctx.stream), "graph launch"); }) / R;
+  } catch (...) {
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    throw;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  return us;
+}
+
+// How many cold sets a graph replay uses for a problem whose one launch touches `set_bytes`.
+int graph_sets(double set_bytes) {
+  const int r = static_cast<int>(std::ceil(200e6 / std::max(set_bytes, 1.0)));
+  return std::clamp(r, 2, 16);
+}
+
 std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<GemmShape>& shapes,
                                  const std::vector<OutFormatChoice>& formats, bool ceilings, std::string* peer_log) {
   std::vector<BenchRow> rows;
@@ -282,9 +318,21 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
     std::printf(", timing\n");
     std::fflush(stdout);
 
+    // Cold operand sets for the graph timings: set 0 is `in`, sets 1..R-1 are device copies of A and B.
+    const int R = graph_sets(double(s.M) * s.K + double(s.N) * s.K + double(s.M) * s.N * 2);
+    std::vector<DeviceBuffer> set_a, set_b;
+    for (int r = 1; r < R; ++r) {
+      set_a.emplace_back(in.da.bytes());
+      set_b.emplace_back(in.db.bytes());
+      check_cuda(cudaMemcpy(set_a.back().get(), in.da.get(), in.da.bytes(), cudaMemcpyDeviceToDevice), "copy A set");
+      check_cuda(cudaMemcpy(set_b.back().get(), in.db.get(), in.db.bytes(), cudaMemcpyDeviceToDevice), "copy B set");
+    }
+    auto set_a_ptr = [&](int r) { return r == 0 ? in.da.get() : set_a[r - 1].get(); };
+    auto set_b_ptr = [&](int r) { return r == 0 ? in.db.get() : set_b[r - 1].get(); };
+
     // cuBLASLt, BF16 out: once per shape (the same number stands beside every format of this shape).
     DeviceBuffer d_cub(static_cast<size_t>(s.M * s.N) * 2);
-    double cub_us = kNotRun, cub_err = kNotRun;
+    double cub_us = kNotRun, cub_err = kNotRun, cub_graph_us = kNotRun;
     std::string cub_note = peer_note;
     if (peer) {
       try {
@@ -303,6 +351,16 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
           }
         }
         cub_us = time_us(ctx, [&] { g.run(st); });
+        // Graph timing on R cold sets (each LtGemm bound to its own A, B and D).
+        std::vector<DeviceBuffer> set_d;
+        std::vector<std::unique_ptr<LtGemm>> set_g;
+        for (int r = 0; r < R; ++r) {
+          set_d.emplace_back(static_cast<size_t>(s.M * s.N) * 2);
+          set_g.push_back(std::make_unique<LtGemm>(*peer, peer->config(), s.M, s.N, s.K, set_a_ptr(r),
+                                                   in.dsfa.as<float>(), set_b_ptr(r), in.dsfb.as<float>(),
+                                                   set_d.back().get()));
+        }
+        cub_graph_us = graph_us_per_call(ctx, R, [&](int r) { set_g[r]->run(st); });
       } catch (const std::exception& e) {
         cub_note = "cuBLASLt: " + short_what(e);
       }
@@ -386,6 +444,25 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
         }
         try {
           row.mxgemm_us = time_us(ctx, [&] { fp8_gemm_nt(args, st); });
+          // The same on R cold sets in one graph (no per-call event overhead).
+          std::vector<DeviceBuffer> set_data, set_scales;
+          std::vector<GemmNTArgs> set_args;
+          for (int r = 0; r < R; ++r) {
+            set_data.emplace_back(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
+            set_scales.emplace_back(scale_buffer_bytes(f, s.M, s.N));
+            GemmNTArgs ar = args;
+            ar.a = set_a_ptr(r);
+            ar.b = set_b_ptr(r);
+            ar.out = make_spec(f, set_data.back().get(), set_scales.back().get());
+            set_args.push_back(ar);
+          }
+          const double g_us = graph_us_per_call(ctx, R, [&](int r) { fp8_gemm_nt(set_args[r], st); });
+          row.extra["graph_us_per_call"] = g_us;
+          row.extra["graph_calls"] = R;
+          if (std::isfinite(cub_graph_us)) {
+            row.extra["cublaslt_graph_us_per_call"] = cub_graph_us;
+            row.extra["speedup_graph_vs_cublaslt"] = cub_graph_us / g_us;
+          }
         } catch (const std::exception& e) {
           add_note(std::string("mxgemm timing failed: ") + short_what(e));
         }
