@@ -4,7 +4,10 @@
 // A policy is a small type the kernel is templated on:
 //   kOutBytes              bytes per output element (2 for bf16, 1 for e4m3)
 //   supports_block_n(BN)   which tile widths it can quantize (a scale group must lie inside one tile)
-//   apply<BN>(acc, ctx)    one thread's part of a 64 x BN warpgroup tile
+//   apply<BN>(acc, ctx)    one thread's part of a 64 x BN warpgroup tile: output bytes into shared memory; returns
+//                          the thread's scales, which the kernel stores (pending.store(ctx)) only after it has
+//                          issued the tile's TMA store: global stores ahead of the proxy fence made the fence wait
+//                          for them, once per tile
 // Every rule comes from include/mxgemm/format_rules.h, the same code the CPU reference runs.
 //
 // wgmma m64nN accumulator layout (per warpgroup): warp w owns rows 16w..16w+15; lane l holds rows
@@ -123,8 +126,12 @@ struct EpilogueBF16 {
   static constexpr bool kBlockedScales = false;
   static constexpr bool supports_block_n(int) { return true; }
 
+  struct Pending {
+    __device__ __forceinline__ void store(const EpilogueThreadCtx&) const {}
+  };
+
   template <int kBlockN>
-  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
+  __device__ __forceinline__ static Pending apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
     using Layout = OutTileLayout<kBlockN * 2>;
 #pragma unroll
     for (int i = 0; i < kBlockN / 8; ++i) {
@@ -134,6 +141,7 @@ struct EpilogueBF16 {
       *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0, byte)) = p0;
       *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0 + 8, byte)) = p1;
     }
+    return {};
   }
 };
 
@@ -163,21 +171,37 @@ struct EpilogueMXFP8 {
     }
   }
 
+  // The scale bytes of this thread's rows r0 / r1 for every 32-column group of the tile; the quad's 4 lanes write
+  // 4 neighbouring scale bytes of a row (lane q takes the groups g with g % 4 == q).
   template <int kBlockN>
-  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
+  struct Pending {
+    uint8_t byte0[kBlockN / 32], byte1[kBlockN / 32];
+    __device__ __forceinline__ void store(const EpilogueThreadCtx& ctx) const {
+#pragma unroll
+      for (int g = 0; g < kBlockN / 32; ++g) {
+        if (ctx.quad_lane == g % 4) {
+          const int64_t col = ctx.n0 / 32 + g;
+          store_scale(*ctx.params, ctx.row0, col, byte0[g]);
+          store_scale(*ctx.params, ctx.row0 + 8, col, byte1[g]);
+        }
+      }
+    }
+  };
+
+  template <int kBlockN>
+  __device__ __forceinline__ static Pending<kBlockN> apply(const float (&acc)[kBlockN / 2],
+                                                           const EpilogueThreadCtx& ctx) {
+    Pending<kBlockN> pending;
 #pragma unroll
     for (int g = 0; g < kBlockN / 32; ++g) {
       float amax0, amax1;
       detail::group_amax<kBlockN>(acc, 4 * g, 4, amax0, amax1);
-      const uint8_t byte0 = scale_byte(amax0), byte1 = scale_byte(amax1);
-      detail::quantize_store_group32<kBlockN>(acc, g, rules::e8m0_multiplier(byte0), rules::e8m0_multiplier(byte1),
-                                              ctx);
-      if (ctx.quad_lane == g % 4) {  // the quad's 4 lanes write 4 neighbouring scale bytes of a row
-        const int64_t col = ctx.n0 / 32 + g;
-        store_scale(*ctx.params, ctx.row0, col, byte0);
-        store_scale(*ctx.params, ctx.row0 + 8, col, byte1);
-      }
+      pending.byte0[g] = scale_byte(amax0);
+      pending.byte1[g] = scale_byte(amax1);
+      detail::quantize_store_group32<kBlockN>(acc, g, rules::e8m0_multiplier(pending.byte0[g]),
+                                              rules::e8m0_multiplier(pending.byte1[g]), ctx);
     }
+    return pending;
   }
 };
 
@@ -221,38 +245,51 @@ struct EpilogueG128 {
   static constexpr bool kBlockedScales = false;
   static constexpr bool supports_block_n(int bn) { return bn % 128 == 0; }
 
+  // This thread's FP32 scales of rows r0 / r1 for every 128-column group; quad lane 0 writes them.
   template <int kBlockN>
-  __device__ __forceinline__ static void apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
-    const GemmParams& p = *ctx.params;
+  struct Pending {
+    float scale0[kBlockN / 128], scale1[kBlockN / 128];
+    __device__ __forceinline__ void store(const EpilogueThreadCtx& ctx) const {
+      const GemmParams& p = *ctx.params;
+      if (ctx.quad_lane != 0) return;
+      auto* scales = static_cast<float*>(p.out_scales);
+#pragma unroll
+      for (int g = 0; g < kBlockN / 128; ++g) {
+        const int64_t col = ctx.n0 / 128 + g;
+        if (col * 128 < p.N) {
+          if (ctx.row0 < p.M) scales[col * p.scale_ld + ctx.row0] = scale0[g];
+          if (ctx.row0 + 8 < p.M) scales[col * p.scale_ld + ctx.row0 + 8] = scale1[g];
+        }
+      }
+    }
+  };
+
+  template <int kBlockN>
+  __device__ __forceinline__ static Pending<kBlockN> apply(const float (&acc)[kBlockN / 2],
+                                                           const EpilogueThreadCtx& ctx) {
+    Pending<kBlockN> pending;
 #pragma unroll
     for (int g = 0; g < kBlockN / 128; ++g) {
       float amax0, amax1;
       detail::group_amax<kBlockN>(acc, 16 * g, 16, amax0, amax1);
-      float scale0, scale1, mult0, mult1;
+      float mult0, mult1;
       if constexpr (kPowerOfTwo) {
         const uint8_t b0 = rules::e8m0_rceil(amax0), b1 = rules::e8m0_rceil(amax1);
-        scale0 = rules::e8m0_value(b0);
-        scale1 = rules::e8m0_value(b1);
+        pending.scale0[g] = rules::e8m0_value(b0);
+        pending.scale1[g] = rules::e8m0_value(b1);
         mult0 = rules::e8m0_multiplier(b0);
         mult1 = rules::e8m0_multiplier(b1);
       } else {
         const rules::G128Fp32Scale s0 = rules::g128_fp32_scale(amax0), s1 = rules::g128_fp32_scale(amax1);
-        scale0 = s0.scale;
-        scale1 = s1.scale;
+        pending.scale0[g] = s0.scale;
+        pending.scale1[g] = s1.scale;
         mult0 = s0.reciprocal;
         mult1 = s1.reciprocal;
       }
 #pragma unroll
       for (int g32 = 4 * g; g32 < 4 * g + 4; ++g32) detail::quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, ctx);
-      if (ctx.quad_lane == 0) {
-        const int64_t col = ctx.n0 / 128 + g;
-        auto* scales = static_cast<float*>(p.out_scales);
-        if (col * 128 < p.N) {
-          if (ctx.row0 < p.M) scales[col * p.scale_ld + ctx.row0] = scale0;
-          if (ctx.row0 + 8 < p.M) scales[col * p.scale_ld + ctx.row0 + 8] = scale1;
-        }
-      }
     }
+    return pending;
   }
 };
 

@@ -247,7 +247,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       int row_local = row_local0, quad_lane = lane % 4;
       asm volatile("" : "+l"(out_tile), "+r"(row_local), "+r"(quad_lane));
       const EpilogueThreadCtx ctx{out_tile, row_local, quad_lane, wg_row + row_local0, n_block * kBlockN, &params};
-      Epilogue::template apply<kBlockN>(accum, ctx);
+      const auto pending_scales = Epilogue::template apply<kBlockN>(accum, ctx);
 
       ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)
       ptx::named_barrier_sync(wg_barrier_id, 128);
@@ -260,6 +260,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         }
         ptx::tma_store_commit();
       }
+      pending_scales.store(ctx);
       if constexpr (Epilogue::kBlockedScales) {
         fill_blocked_scale_padding<kBlockM, kBlockN>(params, m_block, n_block, warpgroup, thread_in_wg);
       }
