@@ -171,18 +171,57 @@ struct EpilogueMXFP8 {
     }
   }
 
-  // The scale bytes of this thread's rows r0 / r1 for every 32-column group of the tile; the quad's 4 lanes write
-  // 4 neighbouring scale bytes of a row (lane q takes the groups g with g % 4 == q).
+  // The scale bytes of this thread's rows r0 / r1 for every 32-column group of the tile (after the quad reduction
+  // every lane of a quad holds all of them).
+  //
+  // Stores: 4 scale bytes (128 columns) of a row are contiguous and 4-byte aligned in blocked128x4 (one row of a
+  // 128x4 block) and in compact when scale_cols % 4 == 0, so quad lane 0 writes row r0 and lane 1 row r1 as one
+  // 32-bit word each. Byte-wise stores (4x the instructions, each touching its own sector) measured 9 us of a 131 us
+  // 4096x7168x2048 GEMM; they remain the fallback for BLOCK_N = 64 and unaligned compact rows.
   template <int kBlockN>
   struct Pending {
     uint8_t byte0[kBlockN / 32], byte1[kBlockN / 32];
+
     __device__ __forceinline__ void store(const EpilogueThreadCtx& ctx) const {
+      const GemmParams& p = *ctx.params;
+      if constexpr (kBlockN % 128 == 0) {
+        if (ctx.quad_lane >= 2) return;
+        const bool second = ctx.quad_lane == 1;
+        const int64_t row = ctx.row0 + (second ? 8 : 0);
+        auto* scales = static_cast<uint8_t*>(p.out_scales);
 #pragma unroll
-      for (int g = 0; g < kBlockN / 32; ++g) {
-        if (ctx.quad_lane == g % 4) {
-          const int64_t col = ctx.n0 / 32 + g;
-          store_scale(*ctx.params, ctx.row0, col, byte0[g]);
-          store_scale(*ctx.params, ctx.row0 + 8, col, byte1[g]);
+        for (int w = 0; w < kBlockN / 128; ++w) {
+          const int64_t c0 = ctx.n0 / 32 + 4 * w;
+          uint32_t word = 0;
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t b = second ? byte1[4 * w + i] : byte0[4 * w + i];
+            const bool valid = row < p.M && c0 + i < p.scale_cols;
+            word |= static_cast<uint32_t>(valid ? b : uint8_t{0}) << (8 * i);
+          }
+          if constexpr (kLayout == ScaleLayout::kCompact) {
+            if (row >= p.M) continue;
+            if (p.scale_cols % 4 == 0 && c0 + 4 <= p.scale_cols) {
+              *reinterpret_cast<uint32_t*>(scales + row * p.scale_cols + c0) = word;
+            } else {
+              for (int i = 0; i < 4; ++i)
+                if (c0 + i < p.scale_cols) scales[row * p.scale_cols + c0 + i] = static_cast<uint8_t>(word >> (8 * i));
+            }
+          } else {
+            const int64_t padded_rows = (static_cast<int64_t>(p.M) + 127) / 128 * 128;
+            const int64_t padded_cols = (p.scale_cols + 3) / 4 * 4;
+            if (row < padded_rows && c0 < padded_cols)
+              *reinterpret_cast<uint32_t*>(scales + rules::blocked128x4_offset(row, c0, p.scale_cols)) = word;
+          }
+        }
+      } else {
+#pragma unroll
+        for (int g = 0; g < kBlockN / 32; ++g) {
+          if (ctx.quad_lane == g % 4) {  // the quad's 4 lanes write 4 neighbouring scale bytes of a row
+            const int64_t col = ctx.n0 / 32 + g;
+            store_scale(p, ctx.row0, col, byte0[g]);
+            store_scale(p, ctx.row0 + 8, col, byte1[g]);
+          }
         }
       }
     }
