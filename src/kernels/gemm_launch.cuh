@@ -18,15 +18,19 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   using OutLayout = typename Traits::OutLayout;
   const GemmNTArgs& a = problem.args;
 
+  // Rows of A (and SFA) one stage loads: BLOCK_M, or pad(M, 8) when the whole problem is shorter than a tile
+  // (see GemmParams::stage_tx_bytes). Rows of the smem tile beyond it keep stale data that only reaches output rows
+  // >= M (wgmma rows are independent), which are clipped by the TMA store and the scale-store guards.
+  const int a_box_rows = a.M < kBlockM ? static_cast<int>((a.M + 7) / 8 * 8) : kBlockM;
   const CUtensorMap tmap_a =
-      host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, kBlockM, kBlockK, 128);
+      host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, a_box_rows, kBlockK, 128);
   const CUtensorMap tmap_b =
       host::make_tensor_map_2d("B", a.b, 1, a.N, a.K, a.ldb, kBlockN / kClusterM, kBlockK, 128);
   const int64_t num_k_blocks = (a.K + kBlockK - 1) / kBlockK;
   // SFA is MN-major: a [num_k_blocks, M] matrix with row pitch ldsfa; one box = the tile's BLOCK_M scales of a
   // K block (rows past M read as zero).
   const CUtensorMap tmap_sfa =
-      host::make_tensor_map_2d("SFA", a.sfa, 4, num_k_blocks, a.M, a.ldsfa, 1, kBlockM, 0);
+      host::make_tensor_map_2d("SFA", a.sfa, 4, num_k_blocks, a.M, a.ldsfa, 1, a_box_rows, 0);
   const CUtensorMap tmap_d =
       host::make_tensor_map_2d("D", a.out.data, Epilogue::kOutBytes, a.M, a.N, a.out.ld, kMathWarpgroupRows,
                                OutLayout::kBoxBytes / Epilogue::kOutBytes, OutLayout::kBoxBytes);
@@ -42,6 +46,7 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   params.out_scales = a.out.scales;
   params.scale_cols = (a.N + 31) / 32;
   params.scale_ld = mn_major_ld(a.M);
+  params.stage_tx_bytes = static_cast<uint32_t>(a_box_rows * kBlockK + Traits::kTileBBytes + a_box_rows * 4);
 
   auto kernel = sm90_fp8_gemm_1d2d_kernel<Traits>;
   // The shared-memory opt-in is per device and sticks: do it once per device (it is a slow driver call).

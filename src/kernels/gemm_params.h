@@ -19,6 +19,10 @@ struct GemmParams {
   void* out_scales = nullptr; // e8m0 bytes (mxfp8) or FP32 (g128_*)
   int64_t scale_cols = 0;     // mxfp8: ceil(N/32) scale columns per row
   int64_t scale_ld = 0;       // g128: leading dimension of the MN-major scale matrix, pad(M,4)
+  // Bytes one pipeline stage receives (the full barrier's expect-tx). When M < BLOCK_M the A and SFA boxes shrink to
+  // pad(M, 8) rows: TMA boxes that are mostly out of bounds are slow (zero-filling 63 of 64 rows at M = 1), and the
+  // rows they would fill only feed output rows >= M, which are never stored.
+  uint32_t stage_tx_bytes = 0;
 };
 
 // A tile configuration: BLOCK_M x BLOCK_N output tile, pipeline depth. Chosen by the host cost model.

@@ -123,7 +123,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
 #pragma unroll 1
         for (int kb = 0; kb < params.num_k_blocks; ++kb) {
           ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
-          ptx::mbarrier_arrive_expect_tx(&full_bar[stage], Traits::kStageBytes);
+          ptx::mbarrier_arrive_expect_tx(&full_bar[stage], params.stage_tx_bytes);
           ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
                            m_block * kBlockM);
           if constexpr (Traits::kClusterM == 1) {
