@@ -7,12 +7,11 @@ namespace mxgemm::kernels::quant {
 cudaError_t run_colwise(InputType type, const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,
                         cudaStream_t stream) {
   QuantParams q = p;
-  const int in_bytes = type == InputType::kFP32 ? 4 : 2;
-  q.raster_n = t.raster > 0 ? t.raster : 1024 / (kTileN * in_bytes);
+  q.raster_n = t.raster > 0 ? t.raster : 0;  // 0: each kernel's default, 1 KB of each input row
   if (type == InputType::kFP32) {
-    return dispatch_format(out, [&]<class Pol>() { return launch_colwise<InFP32, Pol>(q, num_sms, t.waves, t.stages, stream); });
+    return dispatch_format(out, [&]<class Pol>() { return launch_colwise<InFP32, Pol>(q, num_sms, t.waves, t.stages, t.tile, stream); });
   }
-  return dispatch_format(out, [&]<class Pol>() { return launch_colwise<InBF16, Pol>(q, num_sms, t.waves, t.stages, stream); });
+  return dispatch_format(out, [&]<class Pol>() { return launch_colwise<InBF16, Pol>(q, num_sms, t.waves, t.stages, t.tile, stream); });
 }
 
 cudaError_t run_sfa_to_mn_major(const float* src, int64_t M, int64_t kblocks, int64_t ld_src, float* dst,

@@ -14,6 +14,8 @@
 //   that both the scalar transposing stores and the 16-byte reads are conflict-free for bf16), the next tile's
 //   global loads issued before the current tile is quantized. Then one thread per 16 consecutive output elements
 //   (= 16 consecutive m of one column n), exactly as rowwise.
+// Columnwise BF16 with 16-byte aligned rows: the staged kernel (cp.async ring, tiles 128x64 by default; 128x128,
+//   256x64, 256x128 selectable through Tuning::tile: measured on the H100 within +-2% of 128x64, none >= 90%).
 // blocked128x4 padding bytes (rows >= rows, columns >= scale cols) are written 0 by the same launch.
 #pragma once
 
@@ -376,28 +378,23 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
 }
 
 // ------------------------------------------------------------------------------------------------------------
-// Columnwise, staged (BF16 input, 16-byte aligned rows): the 128 (M) x 64 (N) input tile goes into shared memory
-// as it is (bf16, 128 bytes per tile row) by cp.async (16 bytes a thread, zero-filled past M / N), through a ring
-// of kStages tiles, so that kStages - 1 tiles (16 KB each) per block are in flight while one is quantized, with
-// no register staging (the register-staged kernel above held one tile in registers: 100+ registers, 2 blocks/SM,
-// 84-86% of copy). Compute: a thread owns 2 neighbouring input columns (= output rows) x 16 consecutive input rows
-// (= 16 consecutive output elements of each), reading 16 bf16x2 words. The 16-byte chunk q of tile row r sits at
-// chunk q ^ ((r / 16) & 7) of that row: the 8 lanes of one column pair read rows 16c + j (c = 0..7), which then
-// fall in 8 different 16-byte chunks, and the 4 column pairs of a warp in the 4 words of each: 32 banks, no
-// conflict; the cp.async writes stay whole 16-byte chunks.
+// Columnwise, staged (BF16 input, 16-byte aligned rows): a kTM (M) x kTN (N) input tile goes into shared memory
+// as it is (bf16, 2 kTN bytes per tile row) by cp.async (16 bytes a copy, zero-filled past M / N), through a ring
+// of kStages tiles, so that kStages - 1 tiles per block are in flight while one is quantized, with no register
+// staging. Tiles: 128x64 (the first: 128-byte reads per input row and 128-byte writes per output row), 128x128,
+// 256x64, 256x128 (256-byte runs on the read and/or the write side: DRAM efficiency). Compute: per 128 x 64
+// sub-tile a thread owns 2 neighbouring input columns (= output rows) x 16 consecutive input rows (= 16
+// consecutive output elements of each), reading 16 bf16x2 words. The 16-byte chunk q of tile row r sits at chunk
+// q ^ ((r / 16) & 7) of that row: the 8 lanes of one column pair read rows 16c + j (c = 0..7), which then fall in
+// 8 different 16-byte chunks (bank groups: the row length is a multiple of 128 bytes), and the 4 column pairs of a
+// warp in the 4 words of each: 32 banks, no conflict; the cp.async writes stay whole 16-byte chunks.
 namespace staged {
-inline constexpr int kRowBytes = kTileN * 2;                          // 128: one bf16 tile row
-inline constexpr int kChunksPerRow = kRowBytes / 16;                  // 8
-inline constexpr int kStageBytes = kTileM * kRowBytes;                // 16 KB
-inline constexpr int kCopiesPerThread = kTileM * kChunksPerRow / kThreads;  // 4
-static_assert(kTileN == 64 && kThreads == 256 && kTileM == 128, "the swizzle and lane maps assume these");
-
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 // 16-byte global -> shared copy, bytes beyond src_bytes (0..16) zero-filled (nothing read when 0).
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint32_t src_bytes) {
-  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
                : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
@@ -410,16 +407,38 @@ __device__ __forceinline__ uint32_t lds32(uint32_t addr) {
   asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr));
   return v;
 }
-// Byte offset of 16-byte chunk q of tile row r.
-__device__ __forceinline__ uint32_t chunk_offset(int r, int q) {
-  return static_cast<uint32_t>(r * kRowBytes + ((q ^ ((r >> 4) & 7)) << 4));
-}
+template <int kTM, int kTN>
+struct Shape {
+  static_assert(kTN % 64 == 0 && kTM % 128 == 0 && kThreads == 256, "the swizzle and lane maps assume these");
+  static constexpr int kRowBytes = kTN * 2;                               // one bf16 tile row
+  static constexpr int kChunksPerRow = kRowBytes / 16;
+  static constexpr int kStageBytes = kTM * kRowBytes;
+  static constexpr int kCopiesPerThread = kTM * kChunksPerRow / kThreads;
+  static constexpr int kRowsPerCopyPass = kThreads / kChunksPerRow;
+  static constexpr int kSubM = kTM / 128, kSubN = kTN / 64;              // 128 x 64 compute sub-tiles
+  // Byte offset of 16-byte chunk q of tile row r.
+  __device__ __forceinline__ static uint32_t chunk_offset(int r, int q) {
+    return static_cast<uint32_t>(r * kRowBytes + ((q ^ ((r >> 4) & 7)) << 4));
+  }
+};
 }  // namespace staged
 
-template <class Pol, int kStages>
+// colwise_tile for a kTM x kTN tile grid (group_n <= 0: the default of 1 KB of each input row).
+template <int kTM, int kTN>
+__device__ __forceinline__ TileCoord colwise_tile_t(int64_t tile, int64_t tiles_m, int64_t tiles_n, int group_n) {
+  const int64_t per_group = tiles_m * group_n;
+  const int64_t g = tile / per_group;
+  const int64_t gn = tiles_n - g * group_n < group_n ? tiles_n - g * group_n : group_n;
+  const int64_t i = tile - g * per_group;
+  const int64_t mt = i / gn;
+  return {mt * kTM, (g * group_n + (i - mt * gn)) * kTN};
+}
+
+template <class Pol, int kTM, int kTN, int kStages>
 __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(const QuantParams p) {
-  static_assert(kTileM % Pol::kGroup == 0, "a tile holds whole groups along M");
+  static_assert(kTM % Pol::kGroup == 0, "a tile holds whole groups along M");
   static_assert(kStages >= 2, "a ring of at least two tiles");
+  using S = staged::Shape<kTM, kTN>;
   using namespace staged;
   constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
   extern __shared__ __align__(128) uint8_t smem[];
@@ -428,38 +447,39 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(co
   const uint16_t* __restrict__ x = static_cast<const uint16_t*>(p.x);
   const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
   const int tid = static_cast<int>(threadIdx.x);
-  const int64_t tiles_m = (p.M + kTileM - 1) / kTileM;
-  const int64_t tiles_n = (p.N + kTileN - 1) / kTileN;
+  const int64_t tiles_m = (p.M + kTM - 1) / kTM;
+  const int64_t tiles_n = (p.N + kTN - 1) / kTN;
   const int64_t tiles = tiles_m * tiles_n;
+  const int group_n = p.raster_n > 0 ? p.raster_n : (1024 / (kTN * 2) > 0 ? 1024 / (kTN * 2) : 1);
 
-  // Copy phase: thread -> (tile row, 16-byte chunk) for kCopiesPerThread rows kThreads / kChunksPerRow apart.
-  const int cq = tid % kChunksPerRow;
-  const int cr = tid / kChunksPerRow;
+  // Copy phase: thread -> (tile row, 16-byte chunk) for kCopiesPerThread rows kRowsPerCopyPass apart.
+  const int cq = tid % S::kChunksPerRow;
+  const int cr = tid / S::kChunksPerRow;
   auto issue = [&](int64_t tile, int stage) {
     if (tile < tiles) {
-      const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
+      const auto [m0, n0] = colwise_tile_t<kTM, kTN>(tile, tiles_m, tiles_n, group_n);
       const int64_t n = n0 + cq * 8;
       const int64_t left_n = p.N - n;
       const uint32_t nbytes = left_n >= 8 ? 16u : (left_n > 0 ? static_cast<uint32_t>(left_n) * 2u : 0u);
+      const uint32_t dst0 = sbase + stage * S::kStageBytes;
 #pragma unroll
-      for (int i = 0; i < kCopiesPerThread; ++i) {
-        const int r = cr + i * (kThreads / kChunksPerRow);
+      for (int i = 0; i < S::kCopiesPerThread; ++i) {
+        const int r = cr + i * S::kRowsPerCopyPass;
         const int64_t m = m0 + r;
         const uint32_t bytes = m < p.M ? nbytes : 0u;
         const uint16_t* src = bytes ? x + m * p.ldx + n : x;
-        cp_async_16(sbase + stage * kStageBytes + chunk_offset(r, cq), src, bytes);
+        cp_async_16(dst0 + S::chunk_offset(r, cq), src, bytes);
       }
     }
     cp_async_commit();  // always: the group count stays in step with the ring
   };
 
-  // Compute phase: lane -> (c: 16-row chunk along M, column pair); warp w owns column pairs 4w .. 4w+3.
+  // Compute phase: lane -> (c: 16-row chunk along M, column pair) inside a 128 x 64 sub-tile; warp w owns column
+  // pairs 4w .. 4w+3 of it. Rows 16c + j (j < 16) of every sub-tile have the swizzle key c.
   const int lane = tid & 31;
   const int c = lane & 7;
   const int pair = (tid >> 5) * 4 + (lane >> 3);
   const bool first_lane = (c % kLanesPerGroup) == 0;
-  // Rows 16c + j (j < 16) all have the swizzle key c: one offset for the 16 reads, plus j rows.
-  const uint32_t rd_off = chunk_offset(c * kChunk, pair >> 2) + static_cast<uint32_t>(pair & 3) * 4;
 
   const int64_t step = gridDim.x;
 #pragma unroll
@@ -470,22 +490,30 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(co
     __syncthreads();  // this tile's copies (all threads') landed; the stage refilled below was read by everyone
     issue(tile + (kStages - 1) * step, stage == 0 ? kStages - 1 : stage - 1);
 
-    uint32_t w[kChunk];
-    const uint32_t base = sbase + stage * kStageBytes + rd_off;
+    const auto [m0, n0] = colwise_tile_t<kTM, kTN>(tile, tiles_m, tiles_n, group_n);
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) w[j] = lds32(base + j * kRowBytes);
-    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
-    const int64_t orow = n0 + 2 * pair;  // output row of the low halves
-    const int64_t ocol = m0 + c * kChunk;
+    for (int sm = 0; sm < S::kSubM; ++sm) {
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      float v[kChunk];
+      for (int sn = 0; sn < S::kSubN; ++sn) {
+        const int pr = pair + 32 * sn;  // column pair inside the tile
+        const uint32_t base = sbase + stage * S::kStageBytes + S::chunk_offset(128 * sm + c * kChunk, pr >> 2) +
+                              static_cast<uint32_t>(pr & 3) * 4;
+        uint32_t w[kChunk];
 #pragma unroll
-      for (int j = 0; j < kChunk; ++j) v[j] = __uint_as_float(h ? (w[j] & 0xffff0000u) : (w[j] << 16));
-      const int64_t r = orow + h;
-      const int64_t valid = r < p.N ? p.M - ocol : 0;
-      quantize_chunk<Pol>(v, p.q + (r < p.N ? r * p.ldq + ocol : 0), valid, p.out_vec, sd, r, ocol / Pol::kGroup,
-                          first_lane);
+        for (int j = 0; j < kChunk; ++j) w[j] = lds32(base + j * S::kRowBytes);
+        const int64_t orow = n0 + 2 * pr;  // output row of the low halves
+        const int64_t ocol = m0 + 128 * sm + c * kChunk;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          float v[kChunk];
+#pragma unroll
+          for (int j = 0; j < kChunk; ++j) v[j] = __uint_as_float(h ? (w[j] & 0xffff0000u) : (w[j] << 16));
+          const int64_t r = orow + h;
+          const int64_t valid = r < p.N ? p.M - ocol : 0;
+          quantize_chunk<Pol>(v, p.q + (r < p.N ? r * p.ldq + ocol : 0), valid, p.out_vec, sd, r,
+                              ocol / Pol::kGroup, first_lane);
+        }
+      }
     }
     stage = stage + 1 == kStages ? 0 : stage + 1;
   }
@@ -576,17 +604,19 @@ cudaError_t launch_rowwise(const QuantParams& p, int num_sms, int unroll, int wa
   }
 }
 
-// Staged columnwise kernel (BF16, 16-byte aligned rows): kStages-deep ring in dynamic shared memory.
-template <class Pol, int kStages>
+// Staged columnwise kernel (BF16, 16-byte aligned rows): kTM x kTN tiles, kStages-deep ring in dynamic shared
+// memory.
+template <class Pol, int kTM_, int kTN_, int kStages>
 struct ColwiseStaged {
-  static constexpr int kSmem = kStages * staged::kStageBytes;
+  static constexpr int kTM = kTM_, kTN = kTN_;
+  static constexpr int kSmem = kStages * staged::Shape<kTM, kTN>::kStageBytes;
   static int blocks_per_sm() {
     static const int occ = [] {
       int n = 0;
-      if (cudaFuncSetAttribute(quantize_colwise_staged_kernel<Pol, kStages>,
+      if (cudaFuncSetAttribute(quantize_colwise_staged_kernel<Pol, kTM, kTN, kStages>,
                                cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem) != cudaSuccess ||
-          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, quantize_colwise_staged_kernel<Pol, kStages>, kThreads,
-                                                        kSmem) != cudaSuccess) {
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, quantize_colwise_staged_kernel<Pol, kTM, kTN, kStages>,
+                                                        kThreads, kSmem) != cudaSuccess) {
         (void)cudaGetLastError();
         n = 1;
       }
@@ -595,16 +625,20 @@ struct ColwiseStaged {
     return occ;
   }
   static cudaError_t launch(const QuantParams& p, int64_t blocks, cudaStream_t stream) {
-    quantize_colwise_staged_kernel<Pol, kStages><<<static_cast<unsigned>(blocks), kThreads, kSmem, stream>>>(p);
+    quantize_colwise_staged_kernel<Pol, kTM, kTN, kStages>
+        <<<static_cast<unsigned>(blocks), kThreads, kSmem, stream>>>(p);
     return cudaGetLastError();
   }
 };
 // The register-staged kernel (FP32 input, or rows not 16-byte aligned).
 template <class In, class Pol>
 struct ColwiseRegs {
+  static constexpr int kTM = kTileM, kTN = kTileN;
   static int blocks_per_sm() { return colwise_blocks_per_sm<In, Pol>(); }
   static cudaError_t launch(const QuantParams& p, int64_t blocks, cudaStream_t stream) {
-    quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+    QuantParams q = p;
+    if (q.raster_n <= 0) q.raster_n = 1024 / (kTileN * static_cast<int>(sizeof(typename In::T)));
+    quantize_colwise_kernel<In, Pol><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(q);
     return cudaGetLastError();
   }
 };
@@ -612,7 +646,7 @@ struct ColwiseRegs {
 // Persistent grid: min(tiles, SMs x resident blocks x waves), at least the blocks the blocked128x4 padding wants.
 template <class Kernel, class Pol>
 cudaError_t launch_colwise_with(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
-  const int64_t tiles = ((p.M + kTileM - 1) / kTileM) * ((p.N + kTileN - 1) / kTileN);
+  const int64_t tiles = ((p.M + Kernel::kTM - 1) / Kernel::kTM) * ((p.N + Kernel::kTN - 1) / Kernel::kTN);
   int64_t blocks = tiles;
   const int64_t cap = static_cast<int64_t>(num_sms) * Kernel::blocks_per_sm() * (waves > 0 ? waves : 1);
   if (blocks > cap) blocks = cap;
@@ -622,16 +656,34 @@ cudaError_t launch_colwise_with(const QuantParams& p, int num_sms, int waves, cu
   return Kernel::launch(p, blocks, stream);
 }
 
-// stages: the staged kernel's ring depth (2, 3, 4; 0 = default kColwiseStages); -1 = the register-staged kernel.
+// Staged kernel variants. tile: 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (M x N), 0 = kColwiseTile;
+// stages: 2, 3, 4 (0 = kColwiseStages; 4 only for 16 KB tiles, larger tiles clamp to 3).
+inline constexpr int kColwiseTile = 1;
 inline constexpr int kColwiseStages = 3;
+template <class Pol, int kTM, int kTN>
+cudaError_t launch_colwise_staged(const QuantParams& p, int num_sms, int waves, int stages, cudaStream_t stream) {
+  switch (stages) {
+    case 2: return launch_colwise_with<ColwiseStaged<Pol, kTM, kTN, 2>, Pol>(p, num_sms, waves, stream);
+    case 3: return launch_colwise_with<ColwiseStaged<Pol, kTM, kTN, 3>, Pol>(p, num_sms, waves, stream);
+    default:
+      if constexpr (kTM * kTN <= 128 * 64) {
+        return launch_colwise_with<ColwiseStaged<Pol, kTM, kTN, 4>, Pol>(p, num_sms, waves, stream);
+      } else {
+        return launch_colwise_with<ColwiseStaged<Pol, kTM, kTN, 3>, Pol>(p, num_sms, waves, stream);
+      }
+  }
+}
+
 template <class In, class Pol>
-cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, int stages, cudaStream_t stream) {
+cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, int stages, int tile, cudaStream_t stream) {
   if constexpr (sizeof(typename In::T) == 2) {
     if (p.in_vec && stages >= 0) {
-      switch (stages == 0 ? kColwiseStages : stages) {
-        case 2: return launch_colwise_with<ColwiseStaged<Pol, 2>, Pol>(p, num_sms, waves, stream);
-        case 3: return launch_colwise_with<ColwiseStaged<Pol, 3>, Pol>(p, num_sms, waves, stream);
-        default: return launch_colwise_with<ColwiseStaged<Pol, 4>, Pol>(p, num_sms, waves, stream);
+      const int st = stages == 0 ? kColwiseStages : stages;
+      switch (tile == 0 ? kColwiseTile : tile) {
+        case 2: return launch_colwise_staged<Pol, 128, 128>(p, num_sms, waves, st, stream);
+        case 3: return launch_colwise_staged<Pol, 256, 64>(p, num_sms, waves, st, stream);
+        case 4: return launch_colwise_staged<Pol, 256, 128>(p, num_sms, waves, st, stream);
+        default: return launch_colwise_staged<Pol, 128, 64>(p, num_sms, waves, st, stream);
       }
     }
   }

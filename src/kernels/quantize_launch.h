@@ -26,7 +26,7 @@ struct QuantParams {
   int64_t scale_cols = 0;  // scale columns of the output: ceil(cols / group)
   bool in_vec = true;      // x and ldx allow 16-byte loads
   bool out_vec = true;     // q and ldq allow 16-byte stores
-  int raster_n = 1;        // columnwise: n-tiles per raster group (set from Tuning::raster by run_colwise)
+  int raster_n = 0;        // columnwise: n-tiles per raster group (Tuning::raster; 0 = 1 KB of input row)
 };
 
 // Launch shape knobs. The defaults are what mxgemm::quantize() uses.
@@ -42,6 +42,8 @@ struct Tuning {
   // Columnwise tile raster: n-tiles per group (0 = default: 1 KB of each input row, 8 bf16 / 4 fp32 tiles;
   // 1 = m-tiles fastest, the first order).
   int raster = 0;
+  // Columnwise BF16 staged kernel tile (M x N): 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128; 0 = default.
+  int tile = 0;
 };
 
 cudaError_t run_rowwise_bf16(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,

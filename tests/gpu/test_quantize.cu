@@ -314,14 +314,36 @@ TEST(QuantizeGpu, LargeShapesAndTuningVariantsBitExact) {
   // register-staged); raster the columnwise tile order (n-tiles per group; 3 leaves a partial last group).
   const std::vector<kernels::quant::Tuning> tunings = {{2, 1, 0, 0}, {1, 1, 2, 1}, {4, 1, 3, 3},
                                                        {2, 0, -1, 0}, {4, 2, 4, 8}, {1, 0, 2, 3}};
+  // The columnwise BF16 staged kernel's tiles ({..., tile}: 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128).
+  const std::vector<kernels::quant::Tuning> tiles = {{2, 1, 2, 0, 1}, {2, 1, 2, 0, 2}, {2, 1, 3, 3, 2},
+                                                     {2, 1, 2, 0, 3}, {2, 2, 3, 1, 3}, {2, 1, 2, 0, 4},
+                                                     {2, 1, 3, 3, 4}};
+  auto name = [](const kernels::quant::Tuning& tu) {
+    return " unroll=" + std::to_string(tu.unroll) + " waves=" + std::to_string(tu.waves) +
+           " stages=" + std::to_string(tu.stages) + " raster=" + std::to_string(tu.raster) +
+           " tile=" + std::to_string(tu.tile);
+  };
   for (const Case& c : {all_cases()[0], all_cases()[3], all_cases()[4]}) {
     for (InputType t : {InputType::kBF16, InputType::kFP32}) {
       for (bool colw : {false, true}) {
         for (const auto& tu : tunings) {
           const std::string r = run_and_compare(c, t, colw, 1152, 7168, 7168, 0, seed++, &tu);
-          EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << " unroll=" << tu.unroll
-                                 << " waves=" << tu.waves << " stages=" << tu.stages << " raster=" << tu.raster << ": " << r;
+          EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << name(tu) << ": " << r;
         }
+      }
+    }
+    for (const auto& tu : tiles) {
+      const std::string r = run_and_compare(c, InputType::kBF16, true, 1152, 7168, 7168, 0, seed++, &tu);
+      EXPECT_TRUE(r.empty()) << label(c, InputType::kBF16, true, 1152, 7168, 7168, 0) << name(tu) << ": " << r;
+    }
+  }
+  // Every format, partial tiles on both sides (M = 160: 32 | M and 16 | M as the columnwise groups require, not a
+  // multiple of 128 / 256; N = 968: not a multiple of 64 / 128).
+  for (const Case& c : all_cases()) {
+    for (const auto& tu : tiles) {
+      for (int64_t lq : {0, 32}) {
+        const std::string r = run_and_compare(c, InputType::kBF16, true, 160, 968, 968, lq, seed++, &tu);
+        EXPECT_TRUE(r.empty()) << label(c, InputType::kBF16, true, 160, 968, 968, lq) << name(tu) << ": " << r;
       }
     }
   }

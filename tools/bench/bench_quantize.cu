@@ -236,6 +236,29 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
     }
   }
 
+  // MXGEMM_QUANT_COLWISE_ONLY=1: only the columnwise rows at 4096 x 7168 and 8192 x 7168 (every BF16 format, the
+  // FP32 mxfp8 row) and the columnwise BF16 tile / ring-depth variants there (short device calls).
+  if (const char* e = std::getenv("MXGEMM_QUANT_COLWISE_ONLY"); e && e[0] == '1') {
+    specs.clear();
+    for (int64_t M : {4096, 8192}) {
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, RC, BL, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, FL, CO, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, FL, BL, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kG128FP32, RC, CO, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kG128UE8M0, RC, CO, nan, def, false});
+      specs.push_back({"quantize_colwise", M, 7168, IT::kFP32, OF::kMXFP8, RC, CO, nan, def, false});
+    }
+    for (int64_t M : {8192, 4096}) {
+      // {unroll, waves, stages, raster, tile}: tile 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (M x N).
+      for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 1, 2, 0, 1}, {2, 1, 3, 0, 1}, {2, 1, 2, 0, 2},
+                                       {2, 1, 3, 0, 2}, {2, 1, 2, 0, 3}, {2, 1, 3, 0, 3}, {2, 1, 2, 0, 4},
+                                       {2, 1, 3, 0, 4}, {2, 1, 2, 1, 4}, {2, 1, 2, 8, 2}}) {
+        specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, t, true});
+      }
+    }
+  }
+
   const auto triton = load_peers_triton(std::getenv("MXGEMM_PEERS_JSON"));
 
   std::vector<BenchRow> rows;
@@ -256,11 +279,13 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       };
       if (sp.tuned) {
         row.note = "unroll=" + std::to_string(sp.tuning.unroll) + " waves=" + std::to_string(sp.tuning.waves) +
-                   " stages=" + std::to_string(sp.tuning.stages) + " raster=" + std::to_string(sp.tuning.raster);
+                   " stages=" + std::to_string(sp.tuning.stages) + " raster=" + std::to_string(sp.tuning.raster) +
+                   " tile=" + std::to_string(sp.tuning.tile);
         row.extra["unroll"] = sp.tuning.unroll;
         row.extra["waves"] = sp.tuning.waves;
         row.extra["stages"] = sp.tuning.stages;
         row.extra["raster"] = sp.tuning.raster;
+        row.extra["tile"] = sp.tuning.tile;
       }
       // Correctness of this very configuration first (poisoned outputs).
       check_cuda(cudaMemsetAsync(b.q.get(), 0xAB, b.q.bytes(), ctx.stream), "poison");
