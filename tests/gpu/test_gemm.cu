@@ -222,6 +222,86 @@ TEST(GemmExact, ManyShapesAllFormatsBitExact) {
   std::printf("[exact] %d shapes, %d runs, %d failures\n", shapes, runs, failures);
 }
 
+// Strided operands and output (lda, ldb > K; ldsfa > pad(M,4); out.ld > N): exact inputs, every logical byte equals
+// the reference and every gap byte of the output keeps its poison. The gaps of A, B and SFA hold values that would
+// change the result if they were read.
+TEST(GemmStrided, AllFormatsBitExactGapsUntouched) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(99);
+  const int64_t shapes[][3] = {{65, 320, 400}, {130, 512, 272}};
+  for (auto& sh : shapes) {
+    const int64_t M = sh[0], N = sh[1], K = sh[2], KB = (K + 127) / 128;
+    const int64_t lda = K + 48, ldb = K + 16, ldsfa = pad4(M) + 8, ldo = N + 64;
+    std::vector<uint8_t> a(M * lda, rules::e4m3_satfinite(448.0f)), b(N * ldb, rules::e4m3_satfinite(-448.0f));
+    const std::vector<uint8_t> a_vals = exact_e4m3(M * K, rng), b_vals = exact_e4m3(N * K, rng);
+    for (int64_t r = 0; r < M; ++r) std::copy_n(a_vals.begin() + r * K, K, a.begin() + r * lda);
+    for (int64_t r = 0; r < N; ++r) std::copy_n(b_vals.begin() + r * K, K, b.begin() + r * ldb);
+    std::vector<float> sfa(KB * ldsfa, 1e30f);
+    const std::vector<float> sfa_vals = pow2_scales(KB * M, rng);
+    for (int64_t kb = 0; kb < KB; ++kb) std::copy_n(sfa_vals.begin() + kb * M, M, sfa.begin() + kb * ldsfa);
+    const std::vector<float> sfb = pow2_scales(((N + 127) / 128) * KB, rng);
+    DeviceBuffer d_a(a.size()), d_b(b.size()), d_sfa(sfa.size() * 4), d_sfb(sfb.size() * 4);
+    d_a.upload(a);
+    d_b.upload(b);
+    d_sfa.upload(sfa);
+    d_sfb.upload(sfb);
+    const std::vector<double> ref64 = reference::gemm_nt(M, N, K, a.data(), lda, sfa.data(), ldsfa, b.data(), ldb,
+                                                         sfb.data());
+    std::vector<float> ref(ref64.begin(), ref64.end());
+    for (const FormatCase& f : kFormats) {
+      const int64_t eb = f.format == OutFormat::kBF16 ? 2 : 1;
+      DeviceBuffer out(M * ldo * eb), scales;
+      OutputSpec spec;
+      spec.format = f.format;
+      spec.rule = f.rule;
+      spec.layout = f.layout;
+      spec.data = out.get();
+      spec.ld = ldo;
+      int64_t scale_bytes = 0;
+      if (f.format != OutFormat::kBF16) {
+        scale_bytes = scale_elements(f.format, f.layout, M, N) * (f.format == OutFormat::kMXFP8 ? 1 : 4);
+        scales = DeviceBuffer(scale_bytes);
+        scales.poison(kPoison);
+        spec.scales = scales.get();
+      }
+      out.poison(kPoison);
+      GemmNTArgs g;
+      g.M = M;
+      g.N = N;
+      g.K = K;
+      g.a = d_a.get();
+      g.lda = lda;
+      g.b = d_b.get();
+      g.ldb = ldb;
+      g.sfa = d_sfa.as<float>();
+      g.ldsfa = ldsfa;
+      g.sfb = d_sfb.as<float>();
+      g.out = spec;
+      fp8_gemm_nt(g, nullptr);
+      cuda_check(cudaDeviceSynchronize(), "gemm");
+      // Reference into a poisoned host image of the same strided buffers.
+      std::vector<uint8_t> want(M * ldo * eb, kPoison), want_s(scale_bytes, kPoison);
+      if (f.format == OutFormat::kBF16) {
+        reference::to_bf16(ref.data(), M, N, N, reinterpret_cast<uint16_t*>(want.data()), ldo);
+      } else {
+        OutputSpec hs = spec;
+        hs.data = want.data();
+        hs.scales = want_s.data();
+        reference::quantize(ref.data(), M, N, N, hs);
+      }
+      std::vector<uint8_t> got = out.download_all();
+      EXPECT_TRUE(out.guard_intact(kPoison)) << f.name;
+      got.resize(want.size());
+      EXPECT_EQ(first_mismatch("data", got, want, ldo * eb), "") << f.name << " M=" << M << " N=" << N << " K=" << K;
+      if (scale_bytes) {
+        std::vector<uint8_t> got_s = scales.download_all();
+        got_s.resize(scale_bytes);
+        EXPECT_EQ(first_mismatch("scales", got_s, want_s, 0), "") << f.name << " M=" << M << " N=" << N;
+      }
+    }
+  }
+}
+
 // Random inputs: relative error of the dequantized output vs the FP64 reference within what the format allows.
 TEST(GemmRandom, RelativeErrorWithinFormatBound) {
   MXGEMM_REQUIRE_SM90();
