@@ -6,6 +6,7 @@
 
 #include "host/gemm_configs.h"
 #include "host/gemm_dispatch.h"
+#include "host/validate_detail.h"
 #include "kernels/gemm_launch.h"
 #include "mxgemm/mxgemm.h"
 
@@ -60,10 +61,10 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
 
   kernels::DenseProblem problem{args, dev.num_sms, debug_enabled()};
   GemmNTArgs& a = problem.args;
-  if (a.lda == 0) a.lda = a.K;
-  if (a.ldb == 0) a.ldb = a.K;
-  if (a.ldsfa == 0) a.ldsfa = mn_major_ld(a.M);
-  if (a.out.ld == 0) a.out.ld = a.N;
+  a.lda = mxgemm::detail::resolved_lda(a);
+  a.ldb = mxgemm::detail::resolved_ldb(a);
+  a.ldsfa = mxgemm::detail::resolved_ldsfa(a.ldsfa, a.M);
+  a.out.ld = mxgemm::detail::resolved_out_ld(a.out, a.N);
 
   host::TileChoice tile;
   if (block_m != 0) {

@@ -1,0 +1,43 @@
+// The ahead-of-time instance table (scripts/gen_gemm_instances.py -> src/kernels/gemm_registry.cpp): every tile the
+// cost model can pick is compiled for every epilogue that accepts it, and a combination that is not compiled comes
+// back as nullptr (the dispatcher turns that into kNotImplemented instead of launching anything).
+#include <gtest/gtest.h>
+
+#include "host/gemm_configs.h"
+#include "kernels/gemm_launch.h"
+
+namespace mxgemm::kernels {
+namespace {
+
+constexpr EpilogueKind kAll[] = {EpilogueKind::kBF16,          EpilogueKind::kMXFP8RceilCompact,
+                                 EpilogueKind::kMXFP8RceilBlocked, EpilogueKind::kMXFP8FloorCompact,
+                                 EpilogueKind::kMXFP8FloorBlocked, EpilogueKind::kG128FP32,
+                                 EpilogueKind::kG128UE8M0};
+
+bool is_g128(EpilogueKind e) { return e == EpilogueKind::kG128FP32 || e == EpilogueKind::kG128UE8M0; }
+
+TEST(GemmRegistry, EveryTileTheModelPicksIsCompiled) {
+  for (EpilogueKind e : kAll)
+    for (int64_t M : {1, 17, 64, 65, 128, 256, 300, 4096, 8192})
+      for (int64_t N : {32, 96, 1280, 4096, 7168})
+        for (int64_t K : {16, 2048, 7168}) {
+          const host::TileChoice t = host::choose_dense_tile(M, N, K, 132, is_g128(e) ? 128 : 32);
+          EXPECT_NE(find_gemm_launcher(t.block_m, t.block_n, t.cluster_m, e), nullptr)
+              << "epilogue " << static_cast<int>(e) << " tile " << t.block_m << "x" << t.block_n << "x" << t.cluster_m;
+        }
+}
+
+TEST(GemmRegistry, UncompiledCombinationsAreNull) {
+  // g128 needs a 128-wide tile; 64x128 exists only for g128; clusters only for 128x128; no 256-wide tiles.
+  EXPECT_EQ(find_gemm_launcher(128, 64, 1, EpilogueKind::kG128FP32), nullptr);
+  EXPECT_EQ(find_gemm_launcher(64, 64, 1, EpilogueKind::kG128UE8M0), nullptr);
+  EXPECT_EQ(find_gemm_launcher(64, 128, 1, EpilogueKind::kBF16), nullptr);
+  EXPECT_EQ(find_gemm_launcher(128, 64, 2, EpilogueKind::kMXFP8RceilCompact), nullptr);
+  EXPECT_EQ(find_gemm_launcher(128, 256, 1, EpilogueKind::kBF16), nullptr);
+  EXPECT_EQ(find_gemm_launcher(128, 128, 1, EpilogueKind::kCount), nullptr);
+  EXPECT_NE(find_gemm_launcher(128, 128, 2, EpilogueKind::kG128FP32), nullptr);
+  EXPECT_NE(find_gemm_launcher(64, 128, 1, EpilogueKind::kG128FP32), nullptr);
+}
+
+}  // namespace
+}  // namespace mxgemm::kernels
