@@ -5,7 +5,8 @@
 //            L2->SM traffic, (128+64)*K per tile instead of (128+128)*K. Compiled and tested, but NOT chosen by the
 //            model: measured on the H100 (bench/results/2026-11-25-*) it was no faster than 128x128 at any PEERS.md
 //            shape (the kernel is not L2-bandwidth bound yet); MXGEMM_FORCE_TILE=128x128x2 selects it.
-//   128x128  two math warpgroups, m64n128 wgmma: the best operand reuse (smem reads per MMA) -> large M.
+//   256x128  two math warpgroups of two m64n128 waves each: (256+128)*K operand bytes per 256x128 tile -> large M.
+//   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
 //            from HBM through as many SMs as possible (one SM alone cannot pull its share of 3 TB/s).
@@ -32,7 +33,8 @@ struct Candidate {
 
 constexpr Candidate kCandidates[] = {
     {128, 128, 2, "128x128 in 2-CTA clusters sharing B: least L2 traffic for large M"},
-    {128, 128, 1, "128x128: best operand reuse"},
+    {256, 128, 1, "256x128: two m64 waves per math warpgroup, the least L2/smem traffic per MMA for large M"},
+    {128, 128, 1, "128x128: best operand reuse with the two-deep promotion pipeline"},
     {128, 64, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
     {64, 64, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
     {64, 128, 1, "64x128: small M with a 128-wide scale group"},
@@ -42,10 +44,15 @@ constexpr double kHbmBytesPerUs = 3.0e6;      // measured device-to-device copy,
 constexpr double kSmHbmBytesPerUs = 4.0e4;    // what one SM's TMA stream sustains from HBM (~40 GB/s)
 constexpr double kSmL2BytesPerUs = 1.1e5;     // L2 -> SM (~110 GB/s)
 constexpr double kSmFp8FlopsPerUs = 1.15e7;   // ~1500 TFLOP/s achievable over 132 SMs
+// 256x128 against 128x128 (fewer operand bytes per MMA from L2 and shared memory, but one promotion scratch instead
+// of the two-deep pipeline): 5-8% faster at the three large PEERS.md shapes, bf16 out, CUDA-graph timings
+// (bench/results/2026-11-25-h100-gemm-s2-tile-{128x128,256x128}.json).
+constexpr double kWaveTileGain = 1.05;
 
 double shape_efficiency(int block_m, int block_n) {
   double eff = block_n >= 128 ? 1.0 : 0.8;
   if (block_m == 64) eff *= 0.85;
+  if (block_m == 256) eff *= kWaveTileGain;
   return eff;
 }
 

@@ -247,9 +247,8 @@ struct EpilogueMXFP8 {
 // The blocked128x4 layout pads the scale matrix to [pad(M,128), pad(cols,4)] with zero bytes. Tiles narrower than
 // that padding (BLOCK_M = 64 or BLOCK_N = 64) leave part of it uncovered: the last tile of each row / column of
 // tiles writes those zeros, so every byte of the buffer is written by exactly one CTA.
-template <int kBlockM, int kBlockN>
-__device__ __forceinline__ void fill_blocked_scale_padding(const GemmParams& p, int m_block, int n_block,
-                                                           int warpgroup, int thread_in_wg) {
+template <int kBlockM, int kBlockN, int kNumThreads>
+__device__ __forceinline__ void fill_blocked_scale_padding(const GemmParams& p, int m_block, int n_block, int tid) {
   const bool last_m = m_block == p.num_m_blocks - 1, last_n = n_block == p.num_n_blocks - 1;
   if (!last_m && !last_n) return;
   const int64_t padded_rows = (static_cast<int64_t>(p.M) + 127) / 128 * 128;
@@ -259,11 +258,10 @@ __device__ __forceinline__ void fill_blocked_scale_padding(const GemmParams& p, 
   const int64_t row_end = last_m ? padded_rows : m1;
   const int64_t col_end = last_n ? padded_cols : c1;
   auto* scales = static_cast<uint8_t*>(p.out_scales);
-  const int tid = warpgroup * 128 + thread_in_wg, num_threads = (kBlockM / kMathWarpgroupRows) * 128;
   // rows below the tile (all columns this tile row owns), then columns right of the tile (the tile's rows)
   const int64_t below = row_end > m1 ? (row_end - m1) * (col_end - c0) : 0;
   const int64_t right = col_end > c1 ? (m1 - m0) * (col_end - c1) : 0;
-  for (int64_t idx = tid; idx < below + right; idx += num_threads) {
+  for (int64_t idx = tid; idx < below + right; idx += kNumThreads) {
     int64_t r, c;
     if (idx < below) {
       r = m1 + idx / (col_end - c0);

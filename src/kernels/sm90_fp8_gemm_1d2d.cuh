@@ -38,14 +38,21 @@ struct GemmKernelTraits {
   static_assert(kClusterM == 1 || kClusterM == 2, "cluster of 1 or 2 along M");
   static_assert((kBlockN / kClusterM) % 8 == 0, "multicast B slices must be whole 8-row swizzle atoms");
   using Epilogue = Epilogue_;
-  static_assert(kBlockM % kMathWarpgroupRows == 0 && kBlockM <= 128, "one or two math warpgroups");
+  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "BLOCK_M of 64, 128 or 256");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
                 "one SFB scale per tile: BLOCK_N must divide 128");
   static_assert(Epilogue::supports_block_n(kBlockN), "the epilogue's scale group must fit in the tile");
 
-  static constexpr int kNumMathWarpgroups = kBlockM / kMathWarpgroupRows;
+  // One math warpgroup for 64-row tiles, else two; a warpgroup covers its rows in kWaves m64 wgmma "waves".
+  static constexpr int kNumMathWarpgroups = kBlockM == 64 ? 1 : 2;
+  static constexpr int kWaves = kBlockM / (kMathWarpgroupRows * kNumMathWarpgroups);
+  static constexpr int kWarpgroupRows = kWaves * kMathWarpgroupRows;
   static constexpr int kNumMathThreads = 128 * kNumMathWarpgroups;
   static constexpr int kNumThreads = kNumMathThreads + 128;  // + the producer warpgroup
+  // The two-deep software pipeline (K block kb+1 on the tensor cores while kb is promoted) needs a second scratch
+  // accumulator. With two waves the registers hold 2 accumulators + 1 scratch at most (3 x 64 of 232), so those
+  // tiles promote wave after wave; the other warpgroup's wgmma keep the tensor cores busy meanwhile.
+  static constexpr bool kTwoDeep = kWaves == 1;
 
   static constexpr int kTileABytes = kBlockM * kBlockK;  // e4m3, 128-byte rows, 128B swizzle
   static constexpr int kTileBBytes = kBlockN * kBlockK;
@@ -53,14 +60,22 @@ struct GemmKernelTraits {
   static constexpr int kStageBytes = kTileABytes + kTileBBytes + kTileSfaBytes;
 
   using OutLayout = OutTileLayout<kBlockN * Epilogue::kOutBytes>;
-  static constexpr int kOutTileBytes = OutLayout::kTileSmemBytes;  // per math warpgroup
+  static constexpr int kOutSubtileBytes = OutLayout::kTileSmemBytes;  // one 64-row wave of output
 
-  // Shared memory: [1024 alignment slack][A ring][B ring][out tiles][SFA ring][barriers]
-  static constexpr int kFixedBytes = 1024 + kNumMathWarpgroups * kOutTileBytes + 256;
+  // Shared memory: [1024 alignment slack][A ring][B ring][out subtiles][SFA ring][barriers]
   static constexpr int kMaxStages = 16;
-  static constexpr int kNumStages =
-      (kSmemBudget - kFixedBytes) / kStageBytes < kMaxStages ? (kSmemBudget - kFixedBytes) / kStageBytes : kMaxStages;
-  static_assert(kNumStages >= 2, "tile too large for shared memory");
+  static constexpr int stages_with(int out_subtiles_per_wg) {
+    const int fixed = 1024 + kNumMathWarpgroups * out_subtiles_per_wg * kOutSubtileBytes + 256;
+    const int n = (kSmemBudget - fixed) / kStageBytes;
+    return n < kMaxStages ? n : kMaxStages;
+  }
+  // Each wave gets its own output subtile (its TMA store drains while the next wave is quantized) unless that
+  // costs a pipeline stage; then the waves of a warpgroup take turns in one subtile.
+  static constexpr int kOutSubtiles = stages_with(kWaves) >= stages_with(1) ? kWaves : 1;
+  static constexpr int kNumStages = stages_with(kOutSubtiles);
+  static_assert(kNumStages >= 3, "tile too large for shared memory: fewer than 3 stages cannot hide TMA latency");
+  static constexpr int kOutTileBytes = kOutSubtiles * kOutSubtileBytes;  // per math warpgroup
+  static constexpr int kFixedBytes = 1024 + kNumMathWarpgroups * kOutTileBytes + 256;
   static constexpr int kSmemBytes = kFixedBytes + kNumStages * kStageBytes;
 
   // Register split (setmaxnreg): the producer needs few; math warpgroups hold 2 x BLOCK_N/2 FP32 accumulators.
@@ -79,9 +94,12 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   using Wgmma = ptx::WgmmaFp8<kBlockN>;
   constexpr int kNumAccum = Wgmma::kNumAccum;
 
-  extern __shared__ uint8_t smem_raw[];
-  // 128B-swizzled TMA tiles and the swizzle arithmetic of the output tile need 1024-byte alignment.
-  uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  // 128B-swizzled TMA tiles and the swizzle arithmetic of the output tile need 1024-byte alignment. The offset is
+  // added to smem_raw itself (not via an integer round trip) so that the compiler still knows every pointer below
+  // is in shared memory and emits LDS/STS instead of generic loads and stores.
+  const uint32_t smem_raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + ((1024u - (smem_raw_addr & 1023u)) & 1023u);
   uint8_t* smem_a = smem;
   uint8_t* smem_b = smem_a + kStages * Traits::kTileABytes;
   uint8_t* smem_out = smem_b + kStages * Traits::kTileBBytes;
@@ -147,27 +165,39 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // ------------------------------------------------------------------ math warpgroups
     // With one math warpgroup (256 threads) every thread already has up to 255 registers.
     if constexpr (Traits::kNumMathWarpgroups > 1) ptx::setmaxnreg_inc<Traits::kMathRegs>();
+    constexpr int kWaves = Traits::kWaves;
     DenseTileScheduler<Traits::kClusterM> scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
-    uint8_t* my_out_tile = smem_out + warpgroup * Traits::kOutTileBytes;
+    uint8_t* my_out_tiles = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
     const uint32_t wg_barrier_id = 1 + warpgroup;
-    // Two-deep software pipeline over K blocks: the wgmma of block kb+1 runs on the tensor cores while this
-    // warpgroup promotes block kb (wait_group<1>), so the promotion FMAs no longer leave the tensor cores idle.
-    // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled pair.
+    const int first_wave = warpgroup * kWaves;  // this warpgroup's first 64-row wave inside the tile
     int issue_stage = 0, release_stage = 0;
     uint32_t issue_phase = 0;
-    float accum[kNumAccum];
-    float partial0[kNumAccum], partial1[kNumAccum];
+    float accum[kWaves][kNumAccum];
 
-    // Waits for K block `kb` in the ring, reads its two row scales, issues its 4 wgmma into `dst`.
-    auto issue = [&](float(&dst)[kNumAccum], const float* sfb_row, int kb, float& scale0, float& scale1) {
-      const float sfb = __ldg(sfb_row + kb);
-      ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
-      const float* sfa_tile = smem_sfa + issue_stage * kBlockM + warpgroup * kMathWarpgroupRows;
-      scale0 = sfa_tile[row_local0] * sfb;
-      scale1 = sfa_tile[row_local0 + 8] * sfb;
-      const uint8_t* a_tile = smem_a + issue_stage * Traits::kTileABytes + warpgroup * kMathWarpgroupRows * kBlockK;
+    // Hands the oldest issued stage back to the producer(s) that fill it (one arrival per warp).
+    auto release = [&] {
+      if (lane == 0) {
+        if constexpr (Traits::kClusterM == 1) {
+          ptx::mbarrier_arrive(&empty_bar[release_stage]);
+        } else {
+#pragma unroll
+          for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[release_stage], r);
+        }
+      }
+      if (++release_stage == kStages) release_stage = 0;
+    };
+    auto advance_issue = [&] {
+      if (++issue_stage == kStages) {
+        issue_stage = 0;
+        issue_phase ^= 1u;
+      }
+    };
+    // The 4 wgmma (k32 steps) of wave `wave` of the current issue stage into `dst`, as one commit group.
+    auto issue_wave = [&](float(&dst)[kNumAccum], int wave) {
+      const uint8_t* a_tile =
+          smem_a + issue_stage * Traits::kTileABytes + (first_wave + wave) * kMathWarpgroupRows * kBlockK;
       const uint8_t* b_tile = smem_b + issue_stage * Traits::kTileBBytes;
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
@@ -180,89 +210,135 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::wgmma_commit_group();
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
-      if (++issue_stage == kStages) {
-        issue_stage = 0;
-        issue_phase ^= 1u;
-      }
     };
-    // The oldest issued block's wgmma are complete: hand its stage back to the producer(s) that fill it, then
-    // promote: accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
-    auto retire = [&](float(&src)[kNumAccum], float scale0, float scale1) {
+    // This thread's two row scales (rows r0, r0 + 8 of wave `wave`) of the current issue stage.
+    auto row_scales = [&](int wave, float& sfa0, float& sfa1) {
+      const float* sfa_tile = smem_sfa + issue_stage * kBlockM + (first_wave + wave) * kMathWarpgroupRows;
+      sfa0 = sfa_tile[row_local0];
+      sfa1 = sfa_tile[row_local0 + 8];
+    };
+    // accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
+    auto promote = [&](float(&dst)[kNumAccum], float(&src)[kNumAccum], float scale0, float scale1) {
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(src[j]);
-      if (lane == 0) {
-        if constexpr (Traits::kClusterM == 1) {
-          ptx::mbarrier_arrive(&empty_bar[release_stage]);
-        } else {
 #pragma unroll
-          for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[release_stage], r);
-        }
-      }
-      if (++release_stage == kStages) release_stage = 0;
-#pragma unroll
-      for (int j = 0; j < kNumAccum; ++j) accum[j] = fmaf(src[j], (j & 2) ? scale1 : scale0, accum[j]);
+      for (int j = 0; j < kNumAccum; ++j) dst[j] = fmaf(src[j], (j & 2) ? scale1 : scale0, dst[j]);
     };
 
     int m_block, n_block;
     while (scheduler.next(m_block, n_block)) {
 #pragma unroll
-      for (int j = 0; j < kNumAccum; ++j) accum[j] = 0.0f;
+      for (int w = 0; w < kWaves; ++w)
+#pragma unroll
+        for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
       const float* sfb_row = params.sfb + static_cast<int64_t>(n_block * kBlockN / 128) * params.num_k_blocks;
       const int num_k_blocks = params.num_k_blocks;
 
-      float scale0_a, scale1_a, scale0_b, scale1_b;
-      issue(partial0, sfb_row, 0, scale0_a, scale1_a);
-      int kb = 0;
+      if constexpr (Traits::kTwoDeep) {
+        // Two-deep software pipeline over K blocks: the wgmma of block kb+1 run on the tensor cores while this
+        // warpgroup promotes block kb (wait_group<1>), so the promotion FMAs do not leave the tensor cores idle.
+        // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled pair.
+        float partial0[kNumAccum], partial1[kNumAccum];
+        // Waits for K block `kb` in the ring, issues its wgmma into `dst`, reads its row scales.
+        auto issue = [&](float(&dst)[kNumAccum], int kb, float& scale0, float& scale1) {
+          const float sfb = __ldg(sfb_row + kb);
+          ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
+          issue_wave(dst, 0);
+          float sfa0, sfa1;
+          row_scales(0, sfa0, sfa1);
+          scale0 = sfa0 * sfb;
+          scale1 = sfa1 * sfb;
+          advance_issue();
+        };
+        auto retire = [&](float(&src)[kNumAccum], float scale0, float scale1) {
+          release();
+          promote(accum[0], src, scale0, scale1);
+        };
+        float scale0_a, scale1_a, scale0_b, scale1_b;
+        issue(partial0, 0, scale0_a, scale1_a);
+        int kb = 0;
 #pragma unroll 1
-      for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
-        issue(partial1, sfb_row, kb + 1, scale0_b, scale1_b);
-        ptx::wgmma_wait_group<1>();
-        retire(partial0, scale0_a, scale1_a);
-        issue(partial0, sfb_row, kb + 2, scale0_a, scale1_a);
-        ptx::wgmma_wait_group<1>();
-        retire(partial1, scale0_b, scale1_b);
-      }
-      if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
-        issue(partial1, sfb_row, kb + 1, scale0_b, scale1_b);
-        ptx::wgmma_wait_group<1>();
-        retire(partial0, scale0_a, scale1_a);
-        ptx::wgmma_wait_group<0>();
-        retire(partial1, scale0_b, scale1_b);
-      } else {  // one block left
-        ptx::wgmma_wait_group<0>();
-        retire(partial0, scale0_a, scale1_a);
+        for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
+          issue(partial1, kb + 1, scale0_b, scale1_b);
+          ptx::wgmma_wait_group<1>();
+          retire(partial0, scale0_a, scale1_a);
+          issue(partial0, kb + 2, scale0_a, scale1_a);
+          ptx::wgmma_wait_group<1>();
+          retire(partial1, scale0_b, scale1_b);
+        }
+        if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
+          issue(partial1, kb + 1, scale0_b, scale1_b);
+          ptx::wgmma_wait_group<1>();
+          retire(partial0, scale0_a, scale1_a);
+          ptx::wgmma_wait_group<0>();
+          retire(partial1, scale0_b, scale1_b);
+        } else {  // one block left
+          ptx::wgmma_wait_group<0>();
+          retire(partial0, scale0_a, scale1_a);
+        }
+      } else {
+        // Wave after wave: each wave's 4 wgmma go into the one scratch accumulator and are promoted as soon as
+        // they complete; while this warpgroup waits and promotes, the other warpgroup's wave runs.
+        float partial[kNumAccum];
+        float sfb_next = __ldg(sfb_row);
+#pragma unroll 1
+        for (int kb = 0; kb < num_k_blocks; ++kb) {
+          const float sfb = sfb_next;
+          if (kb + 1 < num_k_blocks) sfb_next = __ldg(sfb_row + kb + 1);  // one K block ahead: off the issue path
+          ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
+          float sfa0[kWaves], sfa1[kWaves];
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) row_scales(w, sfa0[w], sfa1[w]);
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) {
+            issue_wave(partial, w);
+            ptx::wgmma_wait_group<0>();
+            if (w == kWaves - 1) release();  // every wgmma of the stage has read its operands
+            promote(accum[w], partial, sfa0[w] * sfb, sfa1[w] * sfb);
+          }
+          advance_issue();
+        }
       }
 
       // ---------------------------------------------------------------- epilogue
       if (m_block >= params.num_m_blocks) continue;  // a cluster's surplus tile: it only helped with the loads
-      // The previous tile's TMA store must have finished reading the output tile before we overwrite it.
-      if (store_leader) ptx::tma_store_wait_read();
-      ptx::named_barrier_sync(wg_barrier_id, 128);
-
-      const int64_t wg_row = static_cast<int64_t>(m_block) * kBlockM + warpgroup * kMathWarpgroupRows;
-      // Opaque copies: otherwise the compiler hoists the epilogue's per-thread smem addresses (loop-invariant) out
-      // of the tile loop and keeps them live through the main loop, where the registers are needed (the bf16
-      // 128x128 epilogue spilled 168 bytes that way).
-      uint8_t* out_tile = my_out_tile;
-      int row_local = row_local0, quad_lane = lane % 4;
-      asm volatile("" : "+l"(out_tile), "+r"(row_local), "+r"(quad_lane));
-      const EpilogueThreadCtx ctx{out_tile, row_local, quad_lane, wg_row + row_local0, n_block * kBlockN, &params};
-      const auto pending_scales = Epilogue::template apply<kBlockN>(accum, ctx);
-
-      ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)
-      ptx::named_barrier_sync(wg_barrier_id, 128);
-      if (store_leader && wg_row < params.M) {
-        using OutLayout = typename Traits::OutLayout;
+      const int64_t wg_row0 = static_cast<int64_t>(m_block) * kBlockM + first_wave * kMathWarpgroupRows;
 #pragma unroll
-        for (int box = 0; box < OutLayout::kNumBoxes; ++box) {
-          const int col = n_block * kBlockN + box * OutLayout::kBoxBytes / Epilogue::kOutBytes;
-          ptx::tma_store_2d(&tmap_d, my_out_tile + box * OutLayout::kBoxSmemBytes, col, static_cast<int32_t>(wg_row));
+      for (int w = 0; w < kWaves; ++w) {
+        uint32_t out_offset = static_cast<uint32_t>(my_out_tiles - smem_raw) +
+                              (Traits::kOutSubtiles == 1 ? 0 : w) * Traits::kOutSubtileBytes;
+        if (w == 0 || Traits::kOutSubtiles == 1) {
+          // The TMA store that last used this subtile must have finished reading it before we overwrite it.
+          if (store_leader) ptx::tma_store_wait_read();
+          ptx::named_barrier_sync(wg_barrier_id, 128);
         }
-        ptx::tma_store_commit();
+        const int64_t wave_row = wg_row0 + w * kMathWarpgroupRows;
+        // Opaque copies: otherwise the compiler hoists the epilogue's per-thread smem addresses (loop-invariant)
+        // out of the tile loop and keeps them live through the main loop, where the registers are needed (the
+        // bf16 128x128 epilogue spilled 168 bytes that way).
+        // The subtile goes through as an offset from smem_raw, so the compiler still sees a shared-memory address.
+        int row_local = row_local0, quad_lane = lane % 4;
+        asm volatile("" : "+r"(out_offset), "+r"(row_local), "+r"(quad_lane));
+        uint8_t* out_tile = smem_raw + out_offset;
+        const EpilogueThreadCtx ctx{out_tile, row_local, quad_lane, wave_row + row_local0, n_block * kBlockN, &params};
+        const auto pending_scales = Epilogue::template apply<kBlockN>(accum[w], ctx);
+
+        ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)
+        ptx::named_barrier_sync(wg_barrier_id, 128);
+        if (store_leader && wave_row < params.M) {
+          using OutLayout = typename Traits::OutLayout;
+#pragma unroll
+          for (int box = 0; box < OutLayout::kNumBoxes; ++box) {
+            const int col = n_block * kBlockN + box * OutLayout::kBoxBytes / Epilogue::kOutBytes;
+            ptx::tma_store_2d(&tmap_d, out_tile + box * OutLayout::kBoxSmemBytes, col, static_cast<int32_t>(wave_row));
+          }
+          ptx::tma_store_commit();
+        }
+        pending_scales.store(ctx);
       }
-      pending_scales.store(ctx);
       if constexpr (Epilogue::kBlockedScales) {
-        fill_blocked_scale_padding<kBlockM, kBlockN>(params, m_block, n_block, warpgroup, thread_in_wg);
+        fill_blocked_scale_padding<kBlockM, kBlockN, Traits::kNumMathThreads>(params, m_block, n_block,
+                                                                              warpgroup * 128 + thread_in_wg);
       }
     }
     if (store_leader) ptx::tma_store_wait_all();
