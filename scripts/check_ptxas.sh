@@ -97,7 +97,8 @@ else:
 
     failed_units = []
     # ptxas performance diagnostics that mean a wgmma pipeline was silently serialized or a register split ignored:
-    # C7514 (wgmma serialized), C7517 (warpgroup.wait injected), C7508 (setmaxnreg ignored). Treated as failures.
+    # C7514 / C7518 (wgmma serialized), C7517 (warpgroup.wait injected), C7508 (setmaxnreg ignored), and the rest of
+    # the C751x family (all "wgmma serialized" variants). Treated as failures.
     perf_warnings = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for path, rc, text in pool.map(compile_unit, enumerate(units)):
@@ -107,7 +108,7 @@ else:
                 continue
             entry = None
             for line in text.splitlines():
-                if re.search(r"\(C75(08|14|17)\)", line):
+                if re.search(r"\(C75(08|1[0-9])\)", line):
                     perf_warnings.append(f"{path}: {line.strip()[:240]}")
                 m = re.search(r"Compiling entry function '([^']+)'", line)
                 if m:
