@@ -5,8 +5,8 @@ The tile configs listed here must match the candidates of src/host/gemm_configs.
 Run from the repo root: python3 scripts/gen_gemm_instances.py
 """
 # (BLOCK_M, BLOCK_N, CTAs per cluster along M sharing B by TMA multicast)
-ALL = [(64, 64, 1), (128, 64, 1), (128, 128, 1), (128, 128, 2), (256, 128, 1)]
-G128 = [(64, 128, 1), (128, 128, 1), (128, 128, 2), (256, 128, 1)]  # a 128-column scale group must lie inside one tile
+ALL = [(64, 64, 1), (128, 64, 1), (128, 128, 1), (128, 128, 2), (256, 128, 1), (256, 128, 2)]
+G128 = [(64, 128, 1), (128, 128, 1), (128, 128, 2), (256, 128, 1), (256, 128, 2)]  # a 128-column scale group must lie inside one tile
 EPILOGUES = {
     'bf16': ('kBF16', 'EpilogueBF16', ALL),
     'mxfp8_rceil_compact': ('kMXFP8RceilCompact', 'EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kCompact>', ALL),

@@ -57,30 +57,32 @@ MXGEMM_HD float amax_step(float amax, float x) {
 inline constexpr float kInv448 = 1.0f / 448.0f;
 
 // RCEIL: the e8m0 byte of s = amax * fl(1/448), rounded up (FORMAT.md §3). amax >= 0 and never NaN.
+// Written as selects, not early returns: in the GEMM epilogue the branches became divergent-branch code.
 MXGEMM_HD uint8_t e8m0_rceil(float amax) {
   const float s = amax * kInv448;
   const uint32_t bits = float_bits(s);
   const uint32_t exp = (bits >> 23) & 0xffu;
   const uint32_t mant = bits & 0x7fffffu;
-  if (exp == 0xffu) return 0xfe;                       // amax = +Inf
-  if (exp == 0u) return mant > 0x400000u ? 1 : 0;      // subnormal s: 2^-127 is mantissa 0x400000 (bits 0x00400000)
-  return static_cast<uint8_t>(exp + ((mant != 0u && exp < 254u) ? 1u : 0u));
+  // normal s: round the exponent up when s is not a power of two, at most 254 (2^127); amax = +Inf (exp 0xff) -> 254
+  const uint32_t up = exp + (mant != 0u ? 1u : 0u);
+  const uint32_t normal = up < 254u ? up : 254u;
+  // subnormal s: 2^-127 is mantissa 0x400000 (bits 0x00400000); anything above rounds up to 2^-126 (byte 1)
+  const uint32_t subnormal = mant > 0x400000u ? 1u : 0u;
+  return static_cast<uint8_t>(exp == 0u ? subnormal : normal);
 }
 
 // FLOOR (OCP MX v1.0): biased exponent of amax - 8, clamped to [0, 254]; Inf -> 0xFF (NaN scale).
 MXGEMM_HD uint8_t e8m0_floor(float amax) {
   const uint32_t exp = (float_bits(amax) >> 23) & 0xffu;
-  if (exp == 0xffu) return 0xff;
-  if (exp <= 8u) return 0;  // covers amax = 0 and subnormal amax
-  return static_cast<uint8_t>(exp - 8u);
+  const uint32_t floor = exp > 8u ? exp - 8u : 0u;  // exp <= 8 covers amax = 0 and subnormal amax
+  return static_cast<uint8_t>(exp == 0xffu ? 0xffu : floor);
 }
 
 // The exact multiplier 2^(127 - byte) built from bits. byte 254 -> 2^-127 (FP32 subnormal 0x00400000);
 // byte 255 (FLOOR's NaN scale) -> NaN, so every element of that group converts to 0x7F.
 MXGEMM_HD float e8m0_multiplier(uint8_t byte) {
-  if (byte == 0xffu) return bits_float(0x7fc00000u);
-  if (byte == 254u) return bits_float(0x00400000u);
-  return bits_float(static_cast<uint32_t>(254u - byte) << 23);
+  const uint32_t normal = static_cast<uint32_t>(254u - byte) << 23;
+  return bits_float(byte == 0xffu ? 0x7fc00000u : (byte == 254u ? 0x00400000u : normal));
 }
 
 // The value an e8m0 byte encodes, 2^(byte - 127), as FP32. byte 0 -> 2^-127 (subnormal); 0xFF -> NaN.

@@ -23,6 +23,7 @@
 #include "mxgemm/format_rules.h"
 #include "mxgemm/mxgemm.h"
 #include "ptx/cvt.cuh"
+#include "ptx/smem.cuh"
 
 namespace mxgemm::kernels {
 
@@ -44,11 +45,32 @@ struct OutTileLayout {
     const int linear = row * kBoxBytes + byte % kBoxBytes;
     return box * kBoxSmemBytes + (linear ^ (((linear >> 7) & (kBoxBytes / 16 - 1)) << 4));
   }
+
+  // One thread's two rows of the tile, r0 and r0 + 8: the shared-memory address of every 16-byte chunk of r0's box
+  // row, with the thread's byte offset inside the chunk folded in. The swizzle XOR depends on the row alone (and
+  // r0 + 8 has the same XOR), so kChunks adds per tile replace the per-store swizzle arithmetic (which cost 3-4
+  // integer instructions per store); each store then adds only a compile-time immediate.
+  static constexpr int kChunks = kBoxBytes / 16;
+  struct ThreadRows {
+    uint32_t chunk[kChunks];
+    __device__ __forceinline__ ThreadRows(uint32_t tile_smem, int row0, int lane_byte) {
+      const int x = ((row0 * kBoxBytes) >> 7) & (kChunks - 1);
+      const uint32_t base = tile_smem + static_cast<uint32_t>(row0 * kBoxBytes + lane_byte);
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) chunk[c] = base + static_cast<uint32_t>((c ^ x) << 4);
+    }
+    // `byte`: the row offset of the thread's data without its lane offset (a constant after unrolling); the lane
+    // offset must stay inside the 16-byte chunk that `byte` starts.
+    __device__ __forceinline__ uint32_t addr(int byte, bool second_row) const {
+      return chunk[(byte % kBoxBytes) / 16] + static_cast<uint32_t>((byte / kBoxBytes) * kBoxSmemBytes + byte % 16 +
+                                                                    (second_row ? 8 * kBoxBytes : 0));
+    }
+  };
 };
 
 // What one thread knows about where its accumulators go.
 struct EpilogueThreadCtx {
-  uint8_t* smem_tile;  // this warpgroup's 64 x BN output tile (OutTileLayout)
+  uint32_t smem_tile;  // shared-window address of this warpgroup's 64 x BN output tile (OutTileLayout)
   int row_local0;      // r0 inside the warpgroup tile; r1 = r0 + 8
   int quad_lane;       // lane % 4: which 2-column pair of each 8-column chunk this thread holds
   int64_t row0;        // global row of r0
@@ -63,44 +85,20 @@ __device__ __forceinline__ float quad_max(float v) {
   return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
 }
 
-// 4x4 transpose of 16-bit values inside a lane quad. In: v[ii] = this lane's e4m3 pair of chunk ii (columns
-// 8*ii + 2q, +1 of a 32-column group). Out: the 8 contiguous bytes of chunk q (columns 8q .. 8q+7), so that
-// each lane stores 8 bytes at once instead of four 2-byte pieces.
-__device__ __forceinline__ uint2 quad_transpose_e4m3(const uint32_t (&v)[4], int q) {
-  const uint32_t lo = v[0] | (v[1] << 16);  // chunks 0, 1
-  const uint32_t hi = v[2] | (v[3] << 16);  // chunks 2, 3
-  // Round 1 (partner q^2): keep the chunk pair whose bit 1 equals ours, receive the partner's copy of it.
-  const uint32_t mine = (q & 2) ? hi : lo;
-  const uint32_t recv = __shfl_xor_sync(0xffffffffu, (q & 2) ? lo : hi, 2);
-  // Round 2 (partner q^1): keep chunk q of both halves, send the other chunk of the pair.
-  const bool odd = (q & 1) != 0;
-  const uint32_t send = odd ? ((mine & 0xffffu) | (recv << 16)) : ((mine >> 16) | (recv & 0xffff0000u));
-  const uint32_t got = __shfl_xor_sync(0xffffffffu, send, 1);
-  const uint32_t self = odd ? (mine >> 16) : (mine & 0xffffu);      // from lane q
-  const uint32_t from_q2 = odd ? (recv >> 16) : (recv & 0xffffu);   // from lane q^2
-  const uint32_t got_lo = got & 0xffffu, got_hi = got >> 16;        // from lanes q^1 and q^3
-  const uint32_t pair_a = odd ? (got_lo | (self << 16)) : (self | (got_lo << 16));        // lanes {q, q^1}
-  const uint32_t pair_b = odd ? (got_hi | (from_q2 << 16)) : (from_q2 | (got_hi << 16));  // lanes {q^2, q^3}
-  return (q & 2) ? make_uint2(pair_b, pair_a) : make_uint2(pair_a, pair_b);
-}
-
-// Quantizes the 32-column group g32 of both rows with per-row multipliers and writes it (8 bytes per lane).
+// Quantizes the 32-column group g32 of both rows with per-row multipliers into the output tile: each lane stores
+// its e4m3 pair of every 8-column chunk (2 bytes; the quad's 4 lanes fill the chunk's 8 contiguous bytes).
 template <int kBlockN>
 __device__ __forceinline__ void quantize_store_group32(const float (&acc)[kBlockN / 2], int g32, float mult0,
-                                                       float mult1, const EpilogueThreadCtx& ctx) {
-  using Layout = OutTileLayout<kBlockN>;
-  uint32_t v0[4], v1[4];
+                                                       float mult1,
+                                                       const typename OutTileLayout<kBlockN>::ThreadRows& rows) {
 #pragma unroll
   for (int ii = 0; ii < 4; ++ii) {
     const int i = 4 * g32 + ii;
-    v0[ii] = ptx::cvt_e4m3x2_satfinite(acc[4 * i + 0] * mult0, acc[4 * i + 1] * mult0);
-    v1[ii] = ptx::cvt_e4m3x2_satfinite(acc[4 * i + 2] * mult1, acc[4 * i + 3] * mult1);
+    ptx::st_shared_b16(rows.addr(8 * i, false),
+                       ptx::cvt_e4m3x2_satfinite(acc[4 * i + 0] * mult0, acc[4 * i + 1] * mult0));
+    ptx::st_shared_b16(rows.addr(8 * i, true),
+                       ptx::cvt_e4m3x2_satfinite(acc[4 * i + 2] * mult1, acc[4 * i + 3] * mult1));
   }
-  const uint2 w0 = quad_transpose_e4m3(v0, ctx.quad_lane);
-  const uint2 w1 = quad_transpose_e4m3(v1, ctx.quad_lane);
-  const int byte = 32 * g32 + 8 * ctx.quad_lane;
-  *reinterpret_cast<uint2*>(ctx.smem_tile + Layout::offset(ctx.row_local0, byte)) = w0;
-  *reinterpret_cast<uint2*>(ctx.smem_tile + Layout::offset(ctx.row_local0 + 8, byte)) = w1;
 }
 
 template <int kBlockN>
@@ -133,13 +131,14 @@ struct EpilogueBF16 {
   template <int kBlockN>
   __device__ __forceinline__ static Pending apply(const float (&acc)[kBlockN / 2], const EpilogueThreadCtx& ctx) {
     using Layout = OutTileLayout<kBlockN * 2>;
+    // Lane q holds columns 8i + 2q, +1 of chunk i: 4 bytes at 16i + 4q.
+    const typename Layout::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 4 * ctx.quad_lane);
 #pragma unroll
     for (int i = 0; i < kBlockN / 8; ++i) {
-      const int byte = (8 * i + 2 * ctx.quad_lane) * 2;
       const __nv_bfloat162 p0 = __floats2bfloat162_rn(acc[4 * i + 0], acc[4 * i + 1]);
       const __nv_bfloat162 p1 = __floats2bfloat162_rn(acc[4 * i + 2], acc[4 * i + 3]);
-      *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0, byte)) = p0;
-      *reinterpret_cast<__nv_bfloat162*>(ctx.smem_tile + Layout::offset(ctx.row_local0 + 8, byte)) = p1;
+      ptx::st_shared_b32(rows.addr(16 * i, false), *reinterpret_cast<const uint32_t*>(&p0));
+      ptx::st_shared_b32(rows.addr(16 * i, true), *reinterpret_cast<const uint32_t*>(&p1));
     }
     return {};
   }
@@ -194,11 +193,12 @@ struct EpilogueMXFP8 {
           const int64_t c0 = ctx.n0 / 32 + 4 * w;
           uint32_t word = 0;
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const uint8_t b = second ? byte1[4 * w + i] : byte0[4 * w + i];
-            const bool valid = row < p.M && c0 + i < p.scale_cols;
-            word |= static_cast<uint32_t>(valid ? b : uint8_t{0}) << (8 * i);
-          }
+          for (int i = 0; i < 4; ++i)
+            word |= static_cast<uint32_t>(second ? byte1[4 * w + i] : byte0[4 * w + i]) << (8 * i);
+          // Bytes of columns >= scale_cols and of rows >= M are the blocked layout's zero padding.
+          const int64_t valid_cols = p.scale_cols - c0;
+          if (valid_cols < 4) word &= valid_cols <= 0 ? 0u : (1u << (8 * valid_cols)) - 1u;
+          if (row >= p.M) word = 0;
           if constexpr (kLayout == ScaleLayout::kCompact) {
             if (row >= p.M) continue;
             if (p.scale_cols % 4 == 0 && c0 + 4 <= p.scale_cols) {
@@ -231,6 +231,7 @@ struct EpilogueMXFP8 {
   __device__ __forceinline__ static Pending<kBlockN> apply(const float (&acc)[kBlockN / 2],
                                                            const EpilogueThreadCtx& ctx) {
     Pending<kBlockN> pending;
+    const typename OutTileLayout<kBlockN>::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 2 * ctx.quad_lane);
 #pragma unroll
     for (int g = 0; g < kBlockN / 32; ++g) {
       float amax0, amax1;
@@ -238,7 +239,7 @@ struct EpilogueMXFP8 {
       pending.byte0[g] = scale_byte(amax0);
       pending.byte1[g] = scale_byte(amax1);
       detail::quantize_store_group32<kBlockN>(acc, g, rules::e8m0_multiplier(pending.byte0[g]),
-                                              rules::e8m0_multiplier(pending.byte1[g]), ctx);
+                                              rules::e8m0_multiplier(pending.byte1[g]), rows);
     }
     return pending;
   }
@@ -305,6 +306,7 @@ struct EpilogueG128 {
   __device__ __forceinline__ static Pending<kBlockN> apply(const float (&acc)[kBlockN / 2],
                                                            const EpilogueThreadCtx& ctx) {
     Pending<kBlockN> pending;
+    const typename OutTileLayout<kBlockN>::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 2 * ctx.quad_lane);
 #pragma unroll
     for (int g = 0; g < kBlockN / 128; ++g) {
       float amax0, amax1;
@@ -324,7 +326,7 @@ struct EpilogueG128 {
         mult1 = s1.reciprocal;
       }
 #pragma unroll
-      for (int g32 = 4 * g; g32 < 4 * g + 4; ++g32) detail::quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, ctx);
+      for (int g32 = 4 * g; g32 < 4 * g + 4; ++g32) detail::quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, rows);
     }
     return pending;
   }

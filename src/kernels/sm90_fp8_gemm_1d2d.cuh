@@ -320,7 +320,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         int row_local = row_local0, quad_lane = lane % 4;
         asm volatile("" : "+r"(out_offset), "+r"(row_local), "+r"(quad_lane));
         uint8_t* out_tile = smem_raw + out_offset;
-        const EpilogueThreadCtx ctx{out_tile, row_local, quad_lane, wave_row + row_local0, n_block * kBlockN, &params};
+        const EpilogueThreadCtx ctx{ptx::smem_addr(out_tile), row_local, quad_lane, wave_row + row_local0,
+                                    n_block * kBlockN, &params};
         const auto pending_scales = Epilogue::template apply<kBlockN>(accum[w], ctx);
 
         ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)

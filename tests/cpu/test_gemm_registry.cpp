@@ -28,7 +28,7 @@ TEST(GemmRegistry, EveryTileTheModelPicksIsCompiled) {
 }
 
 TEST(GemmRegistry, UncompiledCombinationsAreNull) {
-  // g128 needs a 128-wide tile; 64x128 exists only for g128; clusters only for 128x128; no 256-wide (BLOCK_N) tiles.
+  // g128 needs a 128-wide tile; 64x128 exists only for g128; clusters only for 128x128 and 256x128; no 256-wide (BLOCK_N) tiles.
   EXPECT_EQ(find_gemm_launcher(128, 64, 1, EpilogueKind::kG128FP32), nullptr);
   EXPECT_EQ(find_gemm_launcher(64, 64, 1, EpilogueKind::kG128UE8M0), nullptr);
   EXPECT_EQ(find_gemm_launcher(64, 128, 1, EpilogueKind::kBF16), nullptr);
@@ -38,7 +38,8 @@ TEST(GemmRegistry, UncompiledCombinationsAreNull) {
   EXPECT_NE(find_gemm_launcher(128, 128, 2, EpilogueKind::kG128FP32), nullptr);
   EXPECT_NE(find_gemm_launcher(64, 128, 1, EpilogueKind::kG128FP32), nullptr);
   EXPECT_NE(find_gemm_launcher(256, 128, 1, EpilogueKind::kMXFP8FloorBlocked), nullptr);
-  EXPECT_EQ(find_gemm_launcher(256, 128, 2, EpilogueKind::kBF16), nullptr);
+  EXPECT_NE(find_gemm_launcher(256, 128, 2, EpilogueKind::kBF16), nullptr);
+  EXPECT_EQ(find_gemm_launcher(256, 64, 1, EpilogueKind::kBF16), nullptr);
 }
 
 }  // namespace

@@ -45,8 +45,8 @@ struct Tile {
 // The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0,1} = the cost model's choice.
 std::vector<Tile> tiles_for(OutFormat f) {
   if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0)
-    return {{64, 128, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}};
-  return {{64, 64, 1}, {128, 64, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}};
+    return {{64, 128, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}, {256, 128, 2}};
+  return {{64, 64, 1}, {128, 64, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}, {256, 128, 2}};
 }
 
 int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
