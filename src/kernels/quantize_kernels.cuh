@@ -10,12 +10,15 @@
 //   group is 2 (mxfp8) or 8 (g128) neighbouring lanes, amax reduced with shfl_xor. A warp owns 512 consecutive
 //   elements of one row per work item; kUnroll items are loaded before any is processed (bytes in flight); the
 //   grid is persistent (SMs x occupancy), warps striding over items.
-// Columnwise: 128 (M) x 64 (N) tiles through shared memory (FP32, transposed, XOR-swizzled 16-byte chunks so
-//   that both the scalar transposing stores and the 16-byte reads are conflict-free for bf16), the next tile's
-//   global loads issued before the current tile is quantized. Then one thread per 16 consecutive output elements
-//   (= 16 consecutive m of one column n), exactly as rowwise.
-// Columnwise BF16 with 16-byte aligned rows: the staged kernel (cp.async ring, tiles 128x64 by default; 128x128,
-//   256x64, 256x128 selectable through Tuning::tile: measured on the H100 within +-2% of 128x64, none >= 90%).
+// Columnwise (FP32 input; BF16 with Tuning::stages = -1): 128 (M) x 64 (N) tiles through shared memory (FP32,
+//   transposed, XOR-swizzled 16-byte chunks so that both the scalar transposing stores and the 16-byte reads are
+//   conflict-free for bf16), the next tile's global loads issued before the current tile is quantized. Then one
+//   thread per 16 consecutive output elements (= 16 consecutive m of one column n), exactly as rowwise.
+// Columnwise BF16 (16-byte aligned rows, which validation requires): by default the TMA kernel
+//   (quantize_colwise_tma_kernel: a bulk tensor load of a 128 x 64 tile into a 128-byte-swizzled shared tile, one
+//   tile per block, TMA store of the e4m3 tile); Tuning::kernel selects its variant with thread stores (1) or the
+//   earlier cp.async staged kernel (2, tiles 128x64 .. 256x128, measured on the H100 within +-2% of each other,
+//   none >= 90% of copy). See bench/results/README.md for the measurements behind the default.
 // blocked128x4 padding bytes (rows >= rows, columns >= scale cols) are written 0 by the same launch.
 #pragma once
 
@@ -29,6 +32,9 @@
 #include "mxgemm/format_rules.h"
 #include "mxgemm/mxgemm.h"
 #include "ptx/cvt.cuh"
+#include "ptx/mbarrier.cuh"
+#include "ptx/sync.cuh"
+#include "ptx/tma.cuh"
 
 namespace mxgemm::kernels::quant {
 
@@ -93,6 +99,7 @@ template <ScaleRule kRule, ScaleLayout kLayout>
 struct MxFp8 {
   static constexpr int kGroup = rules::kMxGroup;
   static constexpr bool kBlocked = kLayout == ScaleLayout::kBlocked128x4;
+  static constexpr bool kByteScale = true;  // e8m0 bytes (else FP32 values, MN-major)
   struct Scale {
     uint8_t byte;
     float mult;
@@ -110,6 +117,7 @@ struct MxFp8 {
 struct G128Fp32 {
   static constexpr int kGroup = rules::kG128Group;
   static constexpr bool kBlocked = false;
+  static constexpr bool kByteScale = false;
   struct Scale {
     float value;
     float mult;
@@ -126,6 +134,7 @@ struct G128Fp32 {
 struct G128Ue8m0 {
   static constexpr int kGroup = rules::kG128Group;
   static constexpr bool kBlocked = false;
+  static constexpr bool kByteScale = false;
   struct Scale {
     float value;
     float mult;
@@ -143,11 +152,14 @@ struct G128Ue8m0 {
 // Shared pieces.
 
 // Quantize one chunk held as 16 FP32 values by a lane; the group spans kGroup/16 neighbouring lanes (all lanes of
-// the warp call this together). Writes the 16 e4m3 bytes (`valid` of them) at q and, from the group's first lane,
-// the scale of (row, group).
+// the warp call this together): the group's amax, its scale, and the 16 e4m3 bytes packed in element order.
 template <class Pol>
-__device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t* q, int64_t valid, bool out_vec,
-                                               const ScaleDst& sd, int64_t row, int64_t group, bool first_lane) {
+struct QuantizedChunk {
+  uint4 packed;
+  typename Pol::Scale scale;
+};
+template <class Pol>
+__device__ __forceinline__ QuantizedChunk<Pol> quantize16(const float (&v)[kChunk]) {
   constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
   float amax = 0.0f;
 #pragma unroll
@@ -160,6 +172,15 @@ __device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t
   packed.y = ptx::cvt_e4m3x4_satfinite(v[4] * s.mult, v[5] * s.mult, v[6] * s.mult, v[7] * s.mult);
   packed.z = ptx::cvt_e4m3x4_satfinite(v[8] * s.mult, v[9] * s.mult, v[10] * s.mult, v[11] * s.mult);
   packed.w = ptx::cvt_e4m3x4_satfinite(v[12] * s.mult, v[13] * s.mult, v[14] * s.mult, v[15] * s.mult);
+  return {packed, s};
+}
+
+// Writes a quantized chunk: the 16 e4m3 bytes (`valid` of them) at q and, from the group's first lane, the scale of
+// (row, group).
+template <class Pol>
+__device__ __forceinline__ void store_chunk(const uint4& packed, const typename Pol::Scale& s, uint8_t* q,
+                                            int64_t valid, bool out_vec, const ScaleDst& sd, int64_t row,
+                                            int64_t group, bool first_lane) {
   if (valid <= 0) return;
   if (out_vec && valid >= kChunk) {
     ptx::st_global_v4(q, packed);
@@ -171,6 +192,13 @@ __device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t
     }
   }
   if (first_lane) Pol::store(sd, row, group, s);
+}
+
+template <class Pol>
+__device__ __forceinline__ void quantize_chunk(const float (&v)[kChunk], uint8_t* q, int64_t valid, bool out_vec,
+                                               const ScaleDst& sd, int64_t row, int64_t group, bool first_lane) {
+  const QuantizedChunk<Pol> c = quantize16<Pol>(v);
+  store_chunk<Pol>(c.packed, c.scale, q, valid, out_vec, sd, row, group, first_lane);
 }
 
 // Zero the padding bytes of a blocked128x4 scale buffer for a [rows, scale_cols] scale matrix: columns
@@ -522,6 +550,236 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(co
 }
 
 // ------------------------------------------------------------------------------------------------------------
+// Columnwise, TMA (BF16 input, 16-byte aligned base and row pitch; the default columnwise BF16 kernel). A kTM (M)
+// x kTN (N) input tile comes into shared memory by the bulk tensor copy engine: kTN / 64 boxes of [kTM rows, 64
+// bf16 columns] (one 128-byte swizzle span per row, CU_TENSOR_MAP_SWIZZLE_128B: 16-byte chunk q of tile row r
+// sits at chunk q ^ (r % 8), the box 1024-byte aligned), completing on an mbarrier; out-of-bounds rows / columns
+// read as zeros (they never change an amax and are not stored). One elected thread issues the copies; there are no
+// per-thread copy instructions, address computations or zero-fill branches on the load side.
+// Grid: waves = 0 (default) gives every block kStages tiles, all issued at once, and as many blocks as that takes
+// (the hardware block scheduler balances the SMs and several blocks per SM keep the copies in flight; the rowwise
+// kernel measured the same effect); waves > 0 runs persistent (SMs x resident blocks x waves), each block's ring of
+// kStages tiles refilled as it goes (a barrier per refill: all threads have read the stage).
+// Compute: a warp work item is 8 row chunks (16 consecutive rows each: lane & 7) x 4 neighbouring column pairs (lane
+// >> 3; one 16-byte chunk of the row); a thread reads 16 bf16x2 words, one per row of its chunk, and produces 16
+// consecutive output elements for each of its 2 output rows (= input columns). Bank conflicts: in one load
+// instruction the 8 row chunks would read rows 16c + j, which share r % 8 and so the swizzled 16-byte chunk; each
+// lane therefore visits its 16 rows rotated by c (row 16c + ((j + c) & 15) at step j), which puts the 8 lanes in 8
+// different chunks (the 4 column pairs in its 4 words): 32 banks. The amax is order-free; the 16 e4m3 bytes are
+// rotated back (rotl_bytes16) before their one 16-byte store.
+namespace tmacw {
+template <int kTM, int kTN>
+struct Shape {
+  static_assert(kTM % 128 == 0 && kTN % 64 == 0, "whole 128-row chunks and 64-column boxes");
+  static constexpr int kBoxCols = 64;  // bf16 columns per box: one 128-byte swizzle span
+  static constexpr int kBoxes = kTN / kBoxCols;
+  static constexpr int kBoxBytes = kTM * 128;
+  static constexpr int kStageBytes = kBoxes * kBoxBytes;
+  static constexpr int kRowChunks = kTM / kChunk;                 // 16-row chunks along M
+  static constexpr int kQuads = kTN / 8;                          // 16-byte chunks (4 column pairs) of a tile row
+  static constexpr int kWarpItems = kQuads * (kRowChunks / 8);    // 8 row chunks x 4 column pairs each
+  static constexpr int kThreadsT = kWarpItems / 2 * 32 < 256 ? kWarpItems / 2 * 32 : 256;  // 2+ items per warp
+  static constexpr int kItemsPerWarp = kWarpItems * 32 / kThreadsT;
+  static constexpr int kMinBlocks = 65536 / (kThreadsT * 72);     // register cap 72 (64 spills a few words)
+  static_assert(kItemsPerWarp * kThreadsT == kWarpItems * 32, "block shape");
+};
+
+// Rotates 16 bytes (little-endian across x..w) towards higher byte positions by r (0..7): out[i] = in[(i - r) % 16].
+__device__ __forceinline__ uint4 rotl_bytes16(uint4 b, int r) {
+  uint32_t t0 = b.x, t1 = b.y, t2 = b.z, t3 = b.w;
+  if (r & 4) {
+    const uint32_t x = t3;
+    t3 = t2;
+    t2 = t1;
+    t1 = t0;
+    t0 = x;
+  }
+  const uint32_t s = static_cast<uint32_t>(r & 3) * 8u;
+  return make_uint4(__funnelshift_l(t3, t0, s), __funnelshift_l(t0, t1, s), __funnelshift_l(t1, t2, s),
+                    __funnelshift_l(t2, t3, s));
+}
+}  // namespace tmacw
+
+// 2D tensor map for the TMA kernel (defined in quantize_colwise.cu): [rows, cols] of elem_bytes-byte elements, row
+// pitch ld elements, box [box_rows, box_cols], swizzle 0 / 128 bytes, L2 promotion 0 = 256 B, 1 = none, 2 = 64 B,
+// 3 = 128 B. Throws mxgemm::Error on failure.
+CUtensorMap colwise_tensor_map(const char* what, const void* base, int elem_bytes, int64_t rows, int64_t cols,
+                               int64_t ld, int box_rows, int box_cols, int swizzle_bytes, int l2promo);
+
+// kStoreTma: the e4m3 tile goes out through shared memory and one bulk tensor store per tile (omap: output [N, M],
+// box [kTN, kTM]) instead of 16-byte stores from the threads.
+template <class Pol, int kTM, int kTN, int kStages, bool kStoreTma>
+__global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shape<kTM, kTN>::kMinBlocks)
+    quantize_colwise_tma_kernel(const __grid_constant__ CUtensorMap tmap, const __grid_constant__ CUtensorMap omap,
+                                const QuantParams p) {
+  using S = tmacw::Shape<kTM, kTN>;
+  static_assert(kTM % Pol::kGroup == 0, "a tile holds whole groups along M");
+  static_assert(kStages >= 1 && kStages <= 4, "ring depth");
+  constexpr int kLanesPerGroup = Pol::kGroup / kChunk;
+  constexpr int kWarps = S::kThreadsT / 32;
+  extern __shared__ uint8_t smem_raw[];  // kStages stages (+ the e4m3 output tile [kTN][kTM]) + 1 KB alignment slack
+  __shared__ uint64_t full[kStages];
+  const uint32_t raw = staged::smem_addr(smem_raw);
+  const uint32_t sbase = (raw + 1023u) & ~1023u;  // the 128-byte swizzle pattern repeats every 1024 bytes
+  uint8_t* const sgen = smem_raw + (sbase - raw);
+  const uint32_t sout = sbase + kStages * S::kStageBytes;
+
+  const ScaleDst sd{p.scales, p.scale_ld, p.scale_cols};
+  const int tid = static_cast<int>(threadIdx.x);
+  // Tile indices fit 32 bits (host-checked): 32-bit divisions in the raster, no 64-bit division subroutine.
+  const uint32_t tiles_m = static_cast<uint32_t>((p.M + kTM - 1) / kTM);
+  const uint32_t tiles_n = static_cast<uint32_t>((p.N + kTN - 1) / kTN);
+  const uint32_t tiles = tiles_m * tiles_n;
+  const uint32_t group_n = p.raster_n > 0 ? static_cast<uint32_t>(p.raster_n) : (1024 / (kTN * 2) > 0 ? 1024 / (kTN * 2) : 1);
+  const uint32_t step = gridDim.x;
+  auto coord = [&](uint32_t tile, uint32_t& m0, uint32_t& n0) {  // colwise_tile_t in 32 bits
+    const uint32_t per_group = tiles_m * group_n;
+    const uint32_t g = tile / per_group;
+    const uint32_t gn = tiles_n - g * group_n < group_n ? tiles_n - g * group_n : group_n;
+    const uint32_t i = tile - g * per_group;
+    const uint32_t mt = i / gn;
+    m0 = mt * kTM;
+    n0 = (g * group_n + (i - mt * gn)) * kTN;
+  };
+
+  auto issue = [&](uint32_t tile, int stage) {  // one thread
+    uint32_t m0, n0;
+    coord(tile, m0, n0);
+    ptx::mbarrier_arrive_expect_tx(&full[stage], S::kStageBytes);
+#pragma unroll
+    for (int b = 0; b < S::kBoxes; ++b) {
+      ptx::tma_load_2d(&tmap, &full[stage], sgen + stage * S::kStageBytes + b * S::kBoxBytes,
+                       static_cast<int32_t>(n0 + b * S::kBoxCols), static_cast<int32_t>(m0));
+    }
+  };
+  if (tid == 0) {
+    ptx::tma_prefetch_descriptor(&tmap);
+    if constexpr (kStoreTma) ptx::tma_prefetch_descriptor(&omap);
+#pragma unroll
+    for (int s = 0; s < kStages; ++s) ptx::mbarrier_init(&full[s], 1);
+    ptx::fence_mbarrier_init();
+#pragma unroll
+    for (int s = 0; s < kStages; ++s) {
+      if (blockIdx.x + s * step < tiles) issue(blockIdx.x + s * step, s);
+    }
+  }
+  __syncthreads();  // the barriers are initialised before anyone waits on them
+
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int c_lo = lane & 7;  // row chunk within the item; also the rotation of the row order
+  const int pp = lane >> 3;   // column pair within the 16-byte chunk
+  const bool first_lane = (c_lo % kLanesPerGroup) == 0;
+  // One 32-bit store per output row and item for e8m0 scales (4 groups: 128 rows of the tile), when the 4 bytes are
+  // 4-byte aligned (blocked128x4: always; compact: ld % 4 == 0) and exist (checked per item); the 2 FP32 scales of
+  // a column pair (2 neighbouring output rows, MN-major) as one 8-byte store.
+  const bool scale_vec = Pol::kBlocked || (p.scale_ld % 4) == 0;
+
+  int it = 0;
+  for (uint32_t tile = blockIdx.x; tile < tiles; tile += step, ++it) {
+    const int stage = it % kStages;
+    ptx::mbarrier_wait(&full[stage], static_cast<uint32_t>(it / kStages) & 1u);
+    uint32_t m0, n0;
+    coord(tile, m0, n0);
+#pragma unroll 1
+    for (int k = 0; k < S::kItemsPerWarp; ++k) {  // not unrolled: one item's 16 words live at a time (registers)
+      const int gw = warp + k * kWarps;
+      const int qd = gw % S::kQuads;  // 16-byte column chunk of the tile row
+      const int chi = gw / S::kQuads;
+      const int c = chi * 8 + c_lo;
+      const int q = qd & 7;
+      const uint32_t base = sbase + static_cast<uint32_t>(stage * S::kStageBytes + (qd >> 3) * S::kBoxBytes +
+                                                          c * kChunk * 128 + pp * 4);
+      uint32_t w[kChunk];
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) {
+        const int rr = (j + c_lo) & 15;
+        w[j] = staged::lds32(base + static_cast<uint32_t>(rr * 128 + ((q ^ (rr & 7)) << 4)));
+      }
+      const int pair = qd * 4 + pp;
+      const int64_t ocol = static_cast<int64_t>(m0) + c * kChunk;
+      const int64_t r0 = static_cast<int64_t>(n0) + 2 * pair;
+      const int64_t item_m0 = static_cast<int64_t>(m0) + chi * 128;
+      const bool item_full = item_m0 + 128 <= p.M;  // warp-uniform
+      typename Pol::Scale sc[2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float v[kChunk];
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j) v[j] = __uint_as_float(h ? (w[j] & 0xffff0000u) : (w[j] << 16));
+        const QuantizedChunk<Pol> qc = quantize16<Pol>(v);
+        sc[h] = qc.scale;
+        const uint4 packed = tmacw::rotl_bytes16(qc.packed, c_lo);
+        const int64_t r = r0 + h;
+        if constexpr (kStoreTma) {
+          ptx::st_shared_v4(sout + static_cast<uint32_t>((2 * pair + h) * kTM + c * kChunk), packed);
+        } else {
+          const int64_t valid = r < p.N ? p.M - ocol : 0;
+          uint8_t* const dst = p.q + (r < p.N ? r * p.ldq + ocol : 0);
+          if (p.evict_first && p.out_vec && valid >= kChunk) {
+            ptx::st_global_v4_hint(dst, packed, ptx::l2_policy_evict_first());
+          } else {
+            store_chunk<Pol>(packed, qc.scale, dst, valid, p.out_vec, sd, r, 0, false);
+          }
+        }
+      }
+      // Scales.
+      if constexpr (Pol::kByteScale) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          uint32_t b = sc[h].byte;  // lanes c_lo = 0 / 4 gather the 4 bytes of groups item_m0 / 32 + 0..3
+          b |= __shfl_xor_sync(0xffffffffu, b, 2) << 8;
+          b |= __shfl_xor_sync(0xffffffffu, b, 4) << 16;
+          const int64_t r = r0 + h;
+          if (r < p.N) {
+            if (scale_vec && item_full) {
+              if (c_lo == 0) {
+                const int64_t g0 = item_m0 / Pol::kGroup;
+                const int64_t off = Pol::kBlocked ? rules::blocked128x4_offset(r, g0, sd.cols) : r * sd.ld + g0;
+                *reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(sd.p) + off) = b;
+              }
+            } else if (first_lane && ocol < p.M) {
+              Pol::store(sd, r, ocol / Pol::kGroup, sc[h]);
+            }
+          }
+        }
+      } else {
+        if (c_lo == 0 && ocol < p.M) {  // the group's first lane holds both rows' scales
+          const int64_t g = ocol / Pol::kGroup;
+          if (r0 + 1 < p.N) {
+            float* dst = static_cast<float*>(sd.p) + g * sd.ld + r0;  // r0 and ld even: 8-byte aligned
+            *reinterpret_cast<float2*>(dst) = make_float2(sc[0].value, sc[1].value);
+          } else if (r0 < p.N) {
+            Pol::store(sd, r0, g, sc[0]);
+          }
+        }
+      }
+    }
+    if constexpr (kStoreTma) {
+      ptx::fence_proxy_async_shared();  // each writer: its st.shared before the bulk store reads them
+      __syncthreads();
+      if (tid == 0) {
+        if (p.evict_first) {
+          ptx::tma_store_2d_hint(&omap, sout, static_cast<int32_t>(m0), static_cast<int32_t>(n0),
+                                 ptx::l2_policy_evict_first());
+        } else {
+          ptx::tma_store_2d(&omap, smem_raw + (sout - raw), static_cast<int32_t>(m0), static_cast<int32_t>(n0));
+        }
+        ptx::tma_store_commit();
+        ptx::tma_store_wait_read();  // the output tile may be rewritten / the block may exit
+      }
+    }
+    if (tile + kStages * step < tiles) {  // block-uniform
+      __syncthreads();                    // every thread has read this stage (and tid 0 waited for the store)
+      if (tid == 0) issue(tile + kStages * step, stage);
+    } else if constexpr (kStoreTma) {
+      __syncthreads();  // the output tile is free again before the next tile writes it
+    }
+  }
+  if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
+}
+
+// ------------------------------------------------------------------------------------------------------------
 // SFA transform: src row-major [M, kblocks] (row stride ld_src) -> dst [kblocks, ldm = pad(M,4)], padding rows
 // (m in [M, ldm)) written 0. 32x32 tiles through shared memory; block (32, 8).
 template <int kUnused = 0>
@@ -643,6 +901,47 @@ struct ColwiseRegs {
   }
 };
 
+// The TMA kernel: kTM x kTN tiles, kStages tiles per block in flight; waves = 0: ceil(tiles / kStages) blocks (each
+// block takes kStages tiles, gridDim apart), waves > 0: persistent (SMs x resident blocks x waves), the ring refilled.
+template <class Pol, int kTM_, int kTN_, int kStages, bool kStoreTma>
+struct ColwiseTma {
+  static constexpr int kTM = kTM_, kTN = kTN_;
+  using S = tmacw::Shape<kTM, kTN>;
+  static constexpr int kSmem = kStages * S::kStageBytes + (kStoreTma ? kTM * kTN : 0) + 1024;  // + alignment slack
+  static int blocks_per_sm() {
+    static const int occ = [] {
+      int n = 0;
+      if (cudaFuncSetAttribute(quantize_colwise_tma_kernel<Pol, kTM, kTN, kStages, kStoreTma>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem) != cudaSuccess ||
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+              &n, quantize_colwise_tma_kernel<Pol, kTM, kTN, kStages, kStoreTma>, S::kThreadsT, kSmem) != cudaSuccess) {
+        (void)cudaGetLastError();
+        n = 1;
+      }
+      return n < 1 ? 1 : n;
+    }();
+    return occ;
+  }
+  static cudaError_t launch(const QuantParams& p, int num_sms, int waves, int l2promo, cudaStream_t stream) {
+    const int occ = blocks_per_sm();  // also raises the dynamic shared memory limit (once)
+    const CUtensorMap in_map = colwise_tensor_map("quantize columnwise x", p.x, 2, p.M, p.N, p.ldx, kTM, S::kBoxCols,
+                                                  128, l2promo);
+    CUtensorMap out_map{};
+    if constexpr (kStoreTma) {
+      out_map = colwise_tensor_map("quantize columnwise out.data", p.q, 1, p.rows, p.cols, p.ldq, kTN, kTM, 0, 0);
+    }
+    const int64_t tiles = ((p.M + kTM - 1) / kTM) * ((p.N + kTN - 1) / kTN);
+    int64_t blocks = waves <= 0 ? (tiles + kStages - 1) / kStages
+                                : std::min<int64_t>(tiles, static_cast<int64_t>(num_sms) * occ * waves);
+    if constexpr (Pol::kBlocked) blocks = std::max(blocks, blocked_padding_blocks(p.rows, p.scale_cols));
+    if (blocks > 0x7fffffff) blocks = 0x7fffffff;
+    if (blocks < 1) blocks = 1;
+    quantize_colwise_tma_kernel<Pol, kTM, kTN, kStages, kStoreTma>
+        <<<static_cast<unsigned>(blocks), S::kThreadsT, kSmem, stream>>>(in_map, out_map, p);
+    return cudaGetLastError();
+  }
+};
+
 // Persistent grid: min(tiles, SMs x resident blocks x waves), at least the blocks the blocked128x4 padding wants.
 template <class Kernel, class Pol>
 cudaError_t launch_colwise_with(const QuantParams& p, int num_sms, int waves, cudaStream_t stream) {
@@ -674,20 +973,57 @@ cudaError_t launch_colwise_staged(const QuantParams& p, int num_sms, int waves, 
   }
 }
 
+// TMA kernel variants: tile 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (0 = kTmaTile); stages 1..4
+// (0 = kTmaStages; tiles of 64 KB clamp to 3).
+inline constexpr int kTmaTile = 1;
+inline constexpr int kTmaStages = 1;
+template <class Pol, int kTM, int kTN, bool kStoreTma>
+cudaError_t launch_colwise_tma(const QuantParams& p, int num_sms, const Tuning& t, cudaStream_t stream) {
+  switch (t.stages == 0 ? kTmaStages : t.stages) {
+    case 2: return ColwiseTma<Pol, kTM, kTN, 2, kStoreTma>::launch(p, num_sms, t.waves, t.l2promo, stream);
+    case 3: return ColwiseTma<Pol, kTM, kTN, 3, kStoreTma>::launch(p, num_sms, t.waves, t.l2promo, stream);
+    case 4:
+      if constexpr (kTM * kTN <= 128 * 128) {
+        return ColwiseTma<Pol, kTM, kTN, 4, kStoreTma>::launch(p, num_sms, t.waves, t.l2promo, stream);
+      } else {
+        return ColwiseTma<Pol, kTM, kTN, 3, kStoreTma>::launch(p, num_sms, t.waves, t.l2promo, stream);
+      }
+    default: return ColwiseTma<Pol, kTM, kTN, 1, kStoreTma>::launch(p, num_sms, t.waves, t.l2promo, stream);
+  }
+}
+template <class Pol, bool kStoreTma>
+cudaError_t launch_colwise_tma_tile(const QuantParams& p, int num_sms, const Tuning& t, cudaStream_t stream) {
+  switch (t.tile == 0 ? kTmaTile : t.tile) {
+    case 2: return launch_colwise_tma<Pol, 128, 128, kStoreTma>(p, num_sms, t, stream);
+    case 3: return launch_colwise_tma<Pol, 256, 64, kStoreTma>(p, num_sms, t, stream);
+    case 4: return launch_colwise_tma<Pol, 256, 128, kStoreTma>(p, num_sms, t, stream);
+    default: return launch_colwise_tma<Pol, 128, 64, kStoreTma>(p, num_sms, t, stream);
+  }
+}
+
+// Columnwise kernel choice (Tuning::kernel): 0 = kColwiseKernel; 1 = TMA; 2 = cp.async staged; 3 = TMA loads and
+// TMA stores of the e4m3 tile. Only BF16 input with 16-byte aligned rows has a choice (kernel 3 also needs 16-byte
+// aligned output rows, else it runs as 1); stages < 0 always picks the register-staged kernel. The TMA kernels
+// index tiles with 32 bits: more tiles than that (> 2^31 x 8192 elements) take the staged kernel.
+inline constexpr int kColwiseKernel = 3;
 template <class In, class Pol>
-cudaError_t launch_colwise(const QuantParams& p, int num_sms, int waves, int stages, int tile, cudaStream_t stream) {
+cudaError_t launch_colwise(const QuantParams& p, int num_sms, const Tuning& t, cudaStream_t stream) {
   if constexpr (sizeof(typename In::T) == 2) {
-    if (p.in_vec && stages >= 0) {
-      const int st = stages == 0 ? kColwiseStages : stages;
-      switch (tile == 0 ? kColwiseTile : tile) {
-        case 2: return launch_colwise_staged<Pol, 128, 128>(p, num_sms, waves, st, stream);
-        case 3: return launch_colwise_staged<Pol, 256, 64>(p, num_sms, waves, st, stream);
-        case 4: return launch_colwise_staged<Pol, 256, 128>(p, num_sms, waves, st, stream);
-        default: return launch_colwise_staged<Pol, 128, 64>(p, num_sms, waves, st, stream);
+    if (p.in_vec && t.stages >= 0) {
+      const int kernel = t.kernel == 0 ? kColwiseKernel : t.kernel;
+      const bool tiles32 = ((p.M + 127) / 128) * ((p.N + 63) / 64) < (int64_t{1} << 31);
+      if (kernel == 3 && p.out_vec && tiles32) return launch_colwise_tma_tile<Pol, true>(p, num_sms, t, stream);
+      if ((kernel == 1 || kernel == 3) && tiles32) return launch_colwise_tma_tile<Pol, false>(p, num_sms, t, stream);
+      const int st = t.stages == 0 ? kColwiseStages : t.stages;
+      switch (t.tile == 0 ? kColwiseTile : t.tile) {
+        case 2: return launch_colwise_staged<Pol, 128, 128>(p, num_sms, t.waves, st, stream);
+        case 3: return launch_colwise_staged<Pol, 256, 64>(p, num_sms, t.waves, st, stream);
+        case 4: return launch_colwise_staged<Pol, 256, 128>(p, num_sms, t.waves, st, stream);
+        default: return launch_colwise_staged<Pol, 128, 64>(p, num_sms, t.waves, st, stream);
       }
     }
   }
-  return launch_colwise_with<ColwiseRegs<In, Pol>, Pol>(p, num_sms, waves, stream);
+  return launch_colwise_with<ColwiseRegs<In, Pol>, Pol>(p, num_sms, t.waves, stream);
 }
 
 // Format dispatch: calls f.template operator()<Pol>() for the policy of `out` (validated already).

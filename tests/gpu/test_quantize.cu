@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/quantize_launch.h"
@@ -148,36 +149,73 @@ int64_t scale_bytes(const Case& c, int64_t rows, int64_t cols) {
   return scale_elements(c.format, c.layout, rows, cols) * (c.format == OutFormat::kMXFP8 ? 1 : 4);
 }
 
-// One run: GPU vs reference, every byte. Returns "" when equal, else a description of the first mismatches.
-std::string run_and_compare(const Case& c, InputType type, bool columnwise, int64_t M, int64_t N, int64_t ldx,
-                            int64_t ldq_extra, uint64_t seed, const kernels::quant::Tuning* tuning = nullptr) {
-  const Input in = make_input(M, N, ldx, type, seed);
-  const int64_t rows = columnwise ? N : M, cols = columnwise ? M : N;
-  const int64_t ldq = cols + ldq_extra;
-  const int64_t data_bytes = rows * ldq;
-  const int64_t sbytes = scale_bytes(c, rows, cols);
+// A problem: the input and its reference output, computed once and compared against any number of GPU runs
+// (tuning variants) — the CPU side (input generation, reference) dominates the test time.
+struct Problem {
+  Case c;
+  InputType type;
+  bool columnwise;
+  int64_t M, N, ldx, ldq, rows, cols, data_bytes, sbytes;
+  Input in;
+  std::vector<float> src;  // the reference's input: x, or x^T for columnwise
+  int64_t ld_src;
+  std::vector<uint8_t> rq, rs;
+};
 
+Problem make_problem(const Case& c, InputType type, bool columnwise, int64_t M, int64_t N, int64_t ldx,
+                     int64_t ldq_extra, uint64_t seed) {
+  Problem pr{c, type, columnwise, M, N, ldx, 0, 0, 0, 0, 0, make_input(M, N, ldx, type, seed), {}, ldx, {}, {}};
+  pr.rows = columnwise ? N : M;
+  pr.cols = columnwise ? M : N;
+  pr.ldq = pr.cols + ldq_extra;
+  pr.data_bytes = pr.rows * pr.ldq;
+  pr.sbytes = scale_bytes(c, pr.rows, pr.cols);
+  // Reference on the FP32 values of x (columnwise: of x^T).
+  if (columnwise) {
+    pr.src.assign(static_cast<size_t>(N * M), 0.0f);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) pr.src[n * M + m] = pr.in.values[m * ldx + n];
+    pr.ld_src = M;
+  } else {
+    pr.src = pr.in.values;
+  }
+  pr.rq.assign(pr.data_bytes, kPoison);
+  pr.rs.assign(pr.sbytes, kPoison);
+  OutputSpec spec;
+  spec.format = c.format;
+  spec.rule = c.rule;
+  spec.layout = c.layout;
+  spec.data = pr.rq.data();
+  spec.ld = pr.ldq;
+  spec.scales = pr.rs.data();
+  reference::quantize(pr.src.data(), pr.rows, pr.cols, pr.ld_src, spec);
+  return pr;
+}
+
+// One GPU run of a problem vs its reference, every byte. Returns "" when equal, else a description of the first
+// mismatches.
+std::string run_problem(const Problem& pr, const kernels::quant::Tuning* tuning = nullptr) {
   void *dx = nullptr, *dq = nullptr, *ds = nullptr;
-  if (cudaMalloc(&dx, in.bytes.size()) != cudaSuccess || cudaMalloc(&dq, data_bytes) != cudaSuccess ||
-      cudaMalloc(&ds, sbytes) != cudaSuccess) {
+  if (cudaMalloc(&dx, pr.in.bytes.size()) != cudaSuccess || cudaMalloc(&dq, pr.data_bytes) != cudaSuccess ||
+      cudaMalloc(&ds, pr.sbytes) != cudaSuccess) {
     return "cudaMalloc failed";
   }
-  cudaMemcpy(dx, in.bytes.data(), in.bytes.size(), cudaMemcpyHostToDevice);
-  cudaMemset(dq, kPoison, data_bytes);
-  cudaMemset(ds, kPoison, sbytes);
+  cudaMemcpy(dx, pr.in.bytes.data(), pr.in.bytes.size(), cudaMemcpyHostToDevice);
+  cudaMemset(dq, kPoison, pr.data_bytes);
+  cudaMemset(ds, kPoison, pr.sbytes);
 
   QuantizeArgs a;
-  a.M = M;
-  a.N = N;
+  a.M = pr.M;
+  a.N = pr.N;
   a.x = dx;
-  a.type = type;
-  a.ldx = ldx == N ? 0 : ldx;
-  a.columnwise = columnwise;
-  a.out.format = c.format;
-  a.out.rule = c.rule;
-  a.out.layout = c.layout;
+  a.type = pr.type;
+  a.ldx = pr.ldx == pr.N ? 0 : pr.ldx;
+  a.columnwise = pr.columnwise;
+  a.out.format = pr.c.format;
+  a.out.rule = pr.c.rule;
+  a.out.layout = pr.c.layout;
   a.out.data = dq;
-  a.out.ld = ldq_extra ? ldq : 0;
+  a.out.ld = pr.ldq != pr.cols ? pr.ldq : 0;
   a.out.scales = ds;
   std::string err;
   try {
@@ -188,58 +226,37 @@ std::string run_and_compare(const Case& c, InputType type, bool columnwise, int6
   }
   const cudaError_t ce = cudaDeviceSynchronize();
   if (ce != cudaSuccess) err = std::string("CUDA error: ") + cudaGetErrorString(ce);
-  std::vector<uint8_t> gq(data_bytes), gs(sbytes);
-  cudaMemcpy(gq.data(), dq, data_bytes, cudaMemcpyDeviceToHost);
-  cudaMemcpy(gs.data(), ds, sbytes, cudaMemcpyDeviceToHost);
+  std::vector<uint8_t> gq(pr.data_bytes), gs(pr.sbytes);
+  cudaMemcpy(gq.data(), dq, pr.data_bytes, cudaMemcpyDeviceToHost);
+  cudaMemcpy(gs.data(), ds, pr.sbytes, cudaMemcpyDeviceToHost);
   cudaFree(dx);
   cudaFree(dq);
   cudaFree(ds);
   if (!err.empty()) return err;
 
-  // Reference on the FP32 values of x (columnwise: of x^T).
-  std::vector<float> src;
-  int64_t ld_src = ldx;
-  if (columnwise) {
-    src.assign(static_cast<size_t>(N * M), 0.0f);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) src[n * M + m] = in.values[m * ldx + n];
-    ld_src = M;
-  } else {
-    src = in.values;
-  }
-  std::vector<uint8_t> rq(data_bytes, kPoison), rs(sbytes, kPoison);
-  OutputSpec spec;
-  spec.format = c.format;
-  spec.rule = c.rule;
-  spec.layout = c.layout;
-  spec.data = rq.data();
-  spec.ld = ldq;
-  spec.scales = rs.data();
-  reference::quantize(src.data(), rows, cols, ld_src, spec);
-
   std::string msg;
   int shown = 0;
   int64_t bad_q = 0, bad_s = 0;
-  for (int64_t i = 0; i < data_bytes; ++i) {
-    if (gq[i] != rq[i]) {
+  for (int64_t i = 0; i < pr.data_bytes; ++i) {
+    if (gq[i] != pr.rq[i]) {
       ++bad_q;
       if (shown < 6) {
         char b[200];
-        const int64_t r = i / ldq, cc = i % ldq;
-        const float xv = cc < cols ? src[r * ld_src + cc] : NAN;
+        const int64_t r = i / pr.ldq, cc = i % pr.ldq;
+        const float xv = cc < pr.cols ? pr.src[r * pr.ld_src + cc] : NAN;
         std::snprintf(b, sizeof b, "  data[%lld,%lld] gpu=0x%02x ref=0x%02x x=%a\n", (long long)r, (long long)cc, gq[i],
-                      rq[i], xv);
+                      pr.rq[i], xv);
         msg += b;
         ++shown;
       }
     }
   }
-  for (int64_t i = 0; i < sbytes; ++i) {
-    if (gs[i] != rs[i]) {
+  for (int64_t i = 0; i < pr.sbytes; ++i) {
+    if (gs[i] != pr.rs[i]) {
       ++bad_s;
       if (shown < 12) {
         char b[160];
-        std::snprintf(b, sizeof b, "  scale byte %lld gpu=0x%02x ref=0x%02x\n", (long long)i, gs[i], rs[i]);
+        std::snprintf(b, sizeof b, "  scale byte %lld gpu=0x%02x ref=0x%02x\n", (long long)i, gs[i], pr.rs[i]);
         msg += b;
         ++shown;
       }
@@ -247,6 +264,11 @@ std::string run_and_compare(const Case& c, InputType type, bool columnwise, int6
   }
   if (bad_q == 0 && bad_s == 0) return "";
   return std::to_string(bad_q) + " data bytes and " + std::to_string(bad_s) + " scale bytes differ:\n" + msg;
+}
+
+std::string run_and_compare(const Case& c, InputType type, bool columnwise, int64_t M, int64_t N, int64_t ldx,
+                            int64_t ldq_extra, uint64_t seed, const kernels::quant::Tuning* tuning = nullptr) {
+  return run_problem(make_problem(c, type, columnwise, M, N, ldx, ldq_extra, seed), tuning);
 }
 
 std::string label(const Case& c, InputType t, bool colw, int64_t M, int64_t N, int64_t ldx, int64_t lq) {
@@ -306,44 +328,66 @@ TEST(QuantizeGpu, ColumnwiseAllFormatsBitExact) {
   }
 }
 
-// Shapes that make every warp / block loop more than once (persistent grid), and every tuning variant.
+std::string tuning_name(const kernels::quant::Tuning& tu) {
+  return " unroll=" + std::to_string(tu.unroll) + " waves=" + std::to_string(tu.waves) +
+         " stages=" + std::to_string(tu.stages) + " raster=" + std::to_string(tu.raster) +
+         " tile=" + std::to_string(tu.tile) + " kernel=" + std::to_string(tu.kernel) +
+         " l2promo=" + std::to_string(tu.l2promo) + " evict=" + std::to_string(tu.evict);
+}
+
+// Columnwise BF16 kernel variants, {unroll, waves, stages, raster, tile, kernel, l2promo, evict}: kernel 1 = TMA (the
+// default; waves 0 = `stages` tiles per block, > 0 persistent ring), 2 = cp.async staged (always persistent), 3 = TMA
+// loads + TMA stores of the e4m3 tile; tile 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (M x N); raster 3 / 5
+// leave a partial last group; l2promo: the input tensor map's L2 promotion; evict 1: evict-first data stores.
+const std::vector<kernels::quant::Tuning>& colwise_bf16_variants() {
+  static const std::vector<kernels::quant::Tuning> v = {
+      {2, 0, 1, 0, 1, 1}, {2, 0, 2, 0, 1, 1}, {2, 1, 1, 0, 1, 1}, {2, 1, 2, 0, 2, 1}, {2, 2, 3, 3, 3, 1},
+      {2, 0, 1, 0, 4, 1}, {2, 1, 4, 1, 1, 1}, {2, 0, 3, 5, 2, 1}, {2, 1, 4, 0, 4, 1}, {2, 0, 4, 0, 3, 1},
+      {2, 0, 1, 0, 1, 1, 1}, {2, 0, 1, 0, 2, 1, 3}, {2, 0, 1, 0, 1, 1, 0, 1}, {2, 0, 1, 1, 1, 3, 0, 1},
+      {2, 0, 1, 0, 1, 3}, {2, 1, 2, 0, 2, 3}, {2, 0, 1, 3, 4, 3}, {2, 2, 3, 0, 3, 3},
+      {2, 1, 2, 0, 1, 2}, {2, 1, 2, 0, 2, 2}, {2, 1, 3, 3, 2, 2}, {2, 1, 2, 0, 3, 2}, {2, 2, 3, 1, 3, 2},
+      {2, 1, 2, 0, 4, 2}, {2, 1, 3, 3, 4, 2}};
+  return v;
+}
+
+// Shapes that make every warp / block loop more than once (persistent grid), and every tuning variant. Each
+// problem's input and reference are made once and compared against every variant.
 TEST(QuantizeGpu, LargeShapesAndTuningVariantsBitExact) {
   SKIP_WITHOUT_SM90();
   uint64_t seed = 5000;
-  // {unroll, waves, stages, raster}: stages picks the columnwise BF16 kernel (cp.async ring depth; -1
-  // register-staged); raster the columnwise tile order (n-tiles per group; 3 leaves a partial last group).
+  // {unroll, waves, stages, raster(, tile, kernel)}: stages picks the columnwise BF16 ring depth (-1: the
+  // register-staged kernel); raster the columnwise tile order (n-tiles per group; 3 leaves a partial last group).
   const std::vector<kernels::quant::Tuning> tunings = {{2, 1, 0, 0}, {1, 1, 2, 1}, {4, 1, 3, 3},
                                                        {2, 0, -1, 0}, {4, 2, 4, 8}, {1, 0, 2, 3}};
-  // The columnwise BF16 staged kernel's tiles ({..., tile}: 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128).
-  const std::vector<kernels::quant::Tuning> tiles = {{2, 1, 2, 0, 1}, {2, 1, 2, 0, 2}, {2, 1, 3, 3, 2},
-                                                     {2, 1, 2, 0, 3}, {2, 2, 3, 1, 3}, {2, 1, 2, 0, 4},
-                                                     {2, 1, 3, 3, 4}};
-  auto name = [](const kernels::quant::Tuning& tu) {
-    return " unroll=" + std::to_string(tu.unroll) + " waves=" + std::to_string(tu.waves) +
-           " stages=" + std::to_string(tu.stages) + " raster=" + std::to_string(tu.raster) +
-           " tile=" + std::to_string(tu.tile);
-  };
   for (const Case& c : {all_cases()[0], all_cases()[3], all_cases()[4]}) {
     for (InputType t : {InputType::kBF16, InputType::kFP32}) {
       for (bool colw : {false, true}) {
+        const Problem pr = make_problem(c, t, colw, 1152, 7168, 7168, 0, seed++);
         for (const auto& tu : tunings) {
-          const std::string r = run_and_compare(c, t, colw, 1152, 7168, 7168, 0, seed++, &tu);
-          EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << name(tu) << ": " << r;
+          const std::string r = run_problem(pr, &tu);
+          EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << tuning_name(tu) << ": " << r;
+        }
+        if (colw && t == InputType::kBF16) {
+          for (const auto& tu : colwise_bf16_variants()) {
+            const std::string r = run_problem(pr, &tu);
+            EXPECT_TRUE(r.empty()) << label(c, t, colw, 1152, 7168, 7168, 0) << tuning_name(tu) << ": " << r;
+          }
         }
       }
     }
-    for (const auto& tu : tiles) {
-      const std::string r = run_and_compare(c, InputType::kBF16, true, 1152, 7168, 7168, 0, seed++, &tu);
-      EXPECT_TRUE(r.empty()) << label(c, InputType::kBF16, true, 1152, 7168, 7168, 0) << name(tu) << ": " << r;
-    }
   }
   // Every format, partial tiles on both sides (M = 160: 32 | M and 16 | M as the columnwise groups require, not a
-  // multiple of 128 / 256; N = 968: not a multiple of 64 / 128).
+  // multiple of 128 / 256; N = 968: not a multiple of 64 / 128), dense and with row pitches (input ldx = N + 24:
+  // 16-byte rows, the gap holds 1e30 that must never be read; output ld + 32); and M = 4160 (32.5 x 128), N = 200.
   for (const Case& c : all_cases()) {
-    for (const auto& tu : tiles) {
-      for (int64_t lq : {0, 32}) {
-        const std::string r = run_and_compare(c, InputType::kBF16, true, 160, 968, 968, lq, seed++, &tu);
-        EXPECT_TRUE(r.empty()) << label(c, InputType::kBF16, true, 160, 968, 968, lq) << name(tu) << ": " << r;
+    for (auto [M, N, ldx, lq] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{160, 968, 968, 0},
+                                 {160, 968, 992, 32}, {4160, 200, 200, 0}, {4160, 200, 232, 32}}) {
+      const Problem pr = make_problem(c, InputType::kBF16, true, M, N, ldx, lq, seed++);
+      const std::string d = run_problem(pr);
+      EXPECT_TRUE(d.empty()) << label(c, InputType::kBF16, true, M, N, ldx, lq) << " default: " << d;
+      for (const auto& tu : colwise_bf16_variants()) {
+        const std::string r = run_problem(pr, &tu);
+        EXPECT_TRUE(r.empty()) << label(c, InputType::kBF16, true, M, N, ldx, lq) << tuning_name(tu) << ": " << r;
       }
     }
   }

@@ -2,9 +2,11 @@
 //
 // Per row: mxgemm_us = time_us (L2 flushed, CUDA events around one call, median); peers["d2d_copy"] = time_us of a
 // cudaMemcpyAsync D2D moving the same bytes (read + write) in the same run; extra: gbps (bytes read + written /
-// time), pct_of_copy (copy time / quantize time), graph_us_per_call (one graph of R launches (32 small, 4 large) over R
-// distinct cold buffer sets after one flush, divided by R: kernel time without the per-call event overhead, the
-// closest to PEERS.md's profiler kernel times), peersmd_triton_us (PEERS.md's Triton "quant" number, a constant
+// time), pct_of_copy (copy time / quantize time, both timed by time_us: the same method), graph_us_per_call (one graph
+// of R launches (32 small, 4 large) over R distinct cold buffer sets after one flush, divided by R: kernel time
+// without the per-call event overhead, the closest to PEERS.md's profiler kernel times) with copy_graph_us_per_call
+// (the copy timed the same way: a graph of R copies of the same bytes from those R cold inputs) and
+// pct_of_copy_graph = copy_graph_us_per_call / graph_us_per_call, peersmd_triton_us (PEERS.md's Triton "quant" number, a constant
 // from that page, NOT measured here), speedup = peersmd_triton_us / mxgemm_us.
 // Same-run peer: with MXGEMM_PEERS_JSON=<peers.json of ../shared/peers/peers.py run in the same device call>, each
 // rowwise bf16 -> mxfp8 row whose M x N peers.py quantized gets peers["triton_quant"] = its quant_triton_us (the
@@ -23,6 +25,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -237,7 +240,8 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
   }
 
   // MXGEMM_QUANT_COLWISE_ONLY=1: only the columnwise rows at 4096 x 7168 and 8192 x 7168 (every BF16 format, the
-  // FP32 mxfp8 row) and the columnwise BF16 tile / ring-depth variants there (short device calls).
+  // FP32 mxfp8 row; bf16 mxfp8 also at 16384 x 7168, which separates per-call overhead from bandwidth) and the
+  // columnwise BF16 kernel variants there (short device calls).
   if (const char* e = std::getenv("MXGEMM_QUANT_COLWISE_ONLY"); e && e[0] == '1') {
     specs.clear();
     for (int64_t M : {4096, 8192}) {
@@ -249,14 +253,28 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kG128UE8M0, RC, CO, nan, def, false});
       specs.push_back({"quantize_colwise", M, 7168, IT::kFP32, OF::kMXFP8, RC, CO, nan, def, false});
     }
+    specs.push_back({"quantize_colwise", 16384, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+    // Fixed per-call cost: one tile (and one wave of tiles), where the bytes take no time.
+    specs.push_back({"quantize_colwise", 128, 64, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+    specs.push_back({"quantize_colwise", 4096, 2048, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+    // Kernel variants, every BF16 format: {unroll, waves, stages, raster, tile, kernel, l2promo, evict}: kernel 1 =
+    // TMA loads + 16-byte stores from the threads, 3 = TMA loads + TMA stores (the default; waves 0: `stages` tiles
+    // per block, as many blocks as that takes); raster 1 = m-tiles fastest (0: groups of 1 KB of input row); evict
+    // 1 = evict-first data stores.
     for (int64_t M : {8192, 4096}) {
-      // {unroll, waves, stages, raster, tile}: tile 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (M x N).
-      for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 1, 2, 0, 1}, {2, 1, 3, 0, 1}, {2, 1, 2, 0, 2},
-                                       {2, 1, 3, 0, 2}, {2, 1, 2, 0, 3}, {2, 1, 3, 0, 3}, {2, 1, 2, 0, 4},
-                                       {2, 1, 3, 0, 4}, {2, 1, 2, 1, 4}, {2, 1, 2, 8, 2}}) {
-        specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, t, true});
+      for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 0, 1, 0, 1, 1}, {2, 0, 1, 1, 1, 3},
+                                       {2, 0, 1, 0, 1, 1, 0, 1}, {2, 0, 1, 0, 1, 3, 0, 1}, {2, 0, 1, 1, 1, 1}}) {
+        for (auto [f, r, l] : {std::tuple{OF::kMXFP8, RC, CO}, {OF::kMXFP8, RC, BL}, {OF::kMXFP8, FL, CO},
+                               {OF::kMXFP8, FL, BL}, {OF::kG128FP32, RC, CO}, {OF::kG128UE8M0, RC, CO}}) {
+          specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, f, r, l, nan, t, true});
+        }
       }
     }
+  }
+  // MXGEMM_QUANT_COLWISE_ONLY=2: the default columnwise BF16 mxfp8 row at 8192 x 7168 alone (for a profiler).
+  if (const char* e = std::getenv("MXGEMM_QUANT_COLWISE_ONLY"); e && e[0] == '2') {
+    specs.clear();
+    specs.push_back({"quantize_colwise", 8192, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
   }
 
   const auto triton = load_peers_triton(std::getenv("MXGEMM_PEERS_JSON"));
@@ -280,12 +298,16 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       if (sp.tuned) {
         row.note = "unroll=" + std::to_string(sp.tuning.unroll) + " waves=" + std::to_string(sp.tuning.waves) +
                    " stages=" + std::to_string(sp.tuning.stages) + " raster=" + std::to_string(sp.tuning.raster) +
-                   " tile=" + std::to_string(sp.tuning.tile);
+                   " tile=" + std::to_string(sp.tuning.tile) + " kernel=" + std::to_string(sp.tuning.kernel) +
+                   " l2promo=" + std::to_string(sp.tuning.l2promo) + " evict=" + std::to_string(sp.tuning.evict);
         row.extra["unroll"] = sp.tuning.unroll;
         row.extra["waves"] = sp.tuning.waves;
         row.extra["stages"] = sp.tuning.stages;
         row.extra["raster"] = sp.tuning.raster;
         row.extra["tile"] = sp.tuning.tile;
+        row.extra["kernel"] = sp.tuning.kernel;
+        row.extra["l2promo"] = sp.tuning.l2promo;
+        row.extra["evict"] = sp.tuning.evict;
       }
       // Correctness of this very configuration first (poisoned outputs).
       check_cuda(cudaMemsetAsync(b.q.get(), 0xAB, b.q.bytes(), ctx.stream), "poison");
@@ -338,6 +360,28 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         cudaGraphDestroy(graph);
         row.extra["graph_us_per_call"] = g_us / R;
         row.extra["graph_calls"] = R;
+        // The copy timed the same way: a graph of R device-to-device copies of the same bytes (read + written), each
+        // from one of the R cold input sets to its own destination.
+        {
+          const size_t cbytes = std::min(half, b.x.bytes());
+          std::vector<DeviceBuffer> dsts;
+          for (int i = 0; i < R; ++i) dsts.emplace_back(cbytes);
+          cudaGraph_t cgraph;
+          cudaGraphExec_t cexec;
+          check_cuda(cudaStreamSynchronize(ctx.stream), "sync");
+          check_cuda(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal), "capture");
+          for (int i = 0; i < R; ++i) {
+            check_cuda(cudaMemcpyAsync(dsts[i].get(), sets[i].x.get(), cbytes, cudaMemcpyDeviceToDevice, ctx.stream),
+                       "copy");
+          }
+          check_cuda(cudaStreamEndCapture(ctx.stream, &cgraph), "end capture");
+          check_cuda(cudaGraphInstantiate(&cexec, cgraph, 0), "instantiate");
+          const double cg_us = time_us(ctx, [&] { check_cuda(cudaGraphLaunch(cexec, ctx.stream), "graph launch"); });
+          cudaGraphExecDestroy(cexec);
+          cudaGraphDestroy(cgraph);
+          row.extra["copy_graph_us_per_call"] = cg_us / R;
+          row.extra["pct_of_copy_graph"] = 100.0 * (cg_us / R) / (g_us / R);
+        }
         if (std::isfinite(sp.triton_us)) row.extra["speedup_graph_vs_peersmd_triton"] = sp.triton_us / (g_us / R);
         const auto it = triton.find({sp.M, sp.N});
         if (std::string(sp.op) == "quantize" && sp.type == IT::kBF16 && sp.format == OF::kMXFP8 && sp.rule == RC &&
@@ -350,7 +394,8 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       std::snprintf(buf, sizeof buf, "%s%.1f%% of copy", row.note.empty() ? "" : " ", row.extra["pct_of_copy"]);
       row.note += buf;
       if (row.extra.count("graph_us_per_call")) {
-        std::snprintf(buf, sizeof buf, ", graph %.2f us/call", row.extra["graph_us_per_call"]);
+        std::snprintf(buf, sizeof buf, ", graph %.2f us/call (copy %.2f: %.1f%% of copy)", row.extra["graph_us_per_call"],
+                      row.extra["copy_graph_us_per_call"], row.extra["pct_of_copy_graph"]);
         row.note += buf;
       }
       if (std::isfinite(sp.triton_us)) {
