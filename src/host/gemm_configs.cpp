@@ -5,6 +5,8 @@
 //            L2->SM traffic, (128+64)*K per tile instead of (128+128)*K. Compiled and tested, but NOT chosen by the
 //            model: measured on the H100 (bench/results/2026-11-25-*) it was no faster than 128x128 at any PEERS.md
 //            shape (the kernel is not L2-bandwidth bound yet); MXGEMM_FORCE_TILE=128x128x2 selects it.
+//            256x128x2 (same idea at 256x128) measured slower than 256x128 at the three large shapes
+//            (bench/results/2026-11-25-h100-gemm-s2-tile-256x128x2.json); also opt-in only and not in this table.
 //   256x128  two math warpgroups of two m64n128 waves each: (256+128)*K operand bytes per 256x128 tile -> large M.
 //   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
