@@ -8,7 +8,9 @@ Columns: the floor (max(FLOPs / 1979 TFLOP/s, fewest bytes / 3.0 TB/s)); mxgemm 
 1x128/128x128 recipe) as kernel time per call from a CUDA-graph replay on cold operand sets (no per-call event
 overhead), and as event-timed single calls; mxgemm vs cuBLASLt from the graph times; mxgemm's standalone
 quantizer (event-timed); the fused speedup over cuBLASLt + quantizer from event times on both sides; the PEERS.md target and DeepGEMM's PEERS.md time (measured there
-by the CEO, not in this run) for the mxfp8 row.
+by the CEO, not in this run) for the mxfp8 row; and, when the bench recorded it, mxgemm per call in the same graph
+with programmatic dependent launch (each call may overlap the previous one's tail: a chain's view, not comparable
+with single-kernel profiler times).
 """
 import argparse
 import json
@@ -32,10 +34,12 @@ def main():
     args = ap.parse_args()
     d = json.load(open(args.bench))
     rows = [r for r in d["rows"] if r.get("op") == "gemm_nt"]
+    has_pdl = any(r.get("graph_pdl_us_per_call") for r in rows)
     print(f"Device: {d.get('device')}, {d.get('date')}, git {d.get('git')}; command: `{d.get('command')}`\n")
     print("| M×N×K | format | floor µs | mxgemm µs (graph) | cuBLASLt µs (graph) | mxgemm µs (events) | cuBLASLt µs (events)"
-          " | mxgemm vs cuBLASLt GEMM (graph) | quantize µs | fused vs cuBLASLt+quant (events) | target µs (PEERS.md) | DeepGEMM µs (PEERS.md) | verified |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          " | mxgemm vs cuBLASLt GEMM (graph) | quantize µs | fused vs cuBLASLt+quant (events) | target µs (PEERS.md) | DeepGEMM µs (PEERS.md) | verified |"
+          + (" mxgemm µs (graph, PDL chain) |" if has_pdl else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if has_pdl else ""))
     for r in rows:
         key = (r["M"], r["N"], r["K"])
         peers = r.get("peers", {})
@@ -49,7 +53,8 @@ def main():
         is_mx = r["format"] == "mxfp8"
         print(f"| {r['M']}×{r['N']}×{r['K']} | {r['format']} | {fmt(r.get('floor_us'))} | {fmt(g)} | {fmt(cg)} | "
               f"{fmt(r.get('mxgemm_us'))} | {fmt(cub)} | {fmt(gspeed, 2)}x | {fmt(q)} | {fmt(speed, 2)}x | "
-              f"{fmt(tgt) if is_mx else ''} | {fmt(dg) if is_mx else ''} | {'yes' if r.get('verified') else 'no'} |")
+              f"{fmt(tgt) if is_mx else ''} | {fmt(dg) if is_mx else ''} | {'yes' if r.get('verified') else 'no'} |"
+              + (f" {fmt(r.get('graph_pdl_us_per_call'))} |" if has_pdl else ""))
     if args.peers:
         p = json.load(open(args.peers))
         print("\nSame-run peers (peers.py, PyTorch profiler kernel times):", json.dumps(

@@ -78,6 +78,11 @@ struct GemmNTArgs {
   int64_t ldb = 0;           // 0 means K
   const float* sfb = nullptr;  // FP32 [ceil(N/128), ceil(K/128)] row-major
   OutputSpec out;              // rows = M, cols = N
+  // Programmatic dependent launch: let this GEMM start while the previous kernel in the stream is still finishing.
+  // The kernel requests the first K blocks of B (the weights) right away and waits for the previous kernel to
+  // complete before it reads A, SFA or SFB or writes any output, so a producer -> GEMM chain stays correct; B and
+  // SFB must therefore not be written by the previous kernel. Works under CUDA-graph capture. Off by default.
+  bool pdl = false;
 };
 
 // M-grouped contiguous (MoE prefill/training, FORMAT.md §4). A [sum_M, K], B [G, N, K], SFB [G, ceil(N/128),

@@ -47,6 +47,7 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   params.scale_cols = (a.N + 31) / 32;
   params.scale_ld = mn_major_ld(a.M);
   params.stage_tx_bytes = static_cast<uint32_t>(a_box_rows * kBlockK + Traits::kTileBBytes + a_box_rows * 4);
+  params.pdl = a.pdl ? 1u : 0u;
 
   auto kernel = sm90_fp8_gemm_1d2d_kernel<Traits>;
   // The shared-memory opt-in is per device and sticks: do it once per device (it is a slow driver call).
@@ -65,17 +66,22 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   const int num_units = ((params.num_m_blocks + kClusterM - 1) / kClusterM) * params.num_n_blocks;
   int max_units = problem.num_sms / kClusterM;
   cudaLaunchConfig_t config{};
-  cudaLaunchAttribute attr{};
+  cudaLaunchAttribute attrs[2]{};
   config.blockDim = dim3(Traits::kNumThreads);
   config.dynamicSmemBytes = Traits::kSmemBytes;
   config.stream = stream;
+  config.attrs = attrs;
+  if (a.pdl) {
+    attrs[config.numAttrs].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attrs[config.numAttrs].val.programmaticStreamSerializationAllowed = 1;
+    ++config.numAttrs;
+  }
   if constexpr (kClusterM > 1) {
+    cudaLaunchAttribute& attr = attrs[config.numAttrs++];
     attr.id = cudaLaunchAttributeClusterDimension;
     attr.val.clusterDim.x = kClusterM;
     attr.val.clusterDim.y = 1;
     attr.val.clusterDim.z = 1;
-    config.attrs = &attr;
-    config.numAttrs = 1;
     static const int max_clusters = [&] {
       int n = 0;
       config.gridDim = dim3(kClusterM * max_units);

@@ -23,6 +23,9 @@ struct GemmParams {
   // pad(M, 8) rows: TMA boxes that are mostly out of bounds are slow (zero-filling 63 of 64 rows at M = 1), and the
   // rows they would fill only feed output rows >= M, which are never stored.
   uint32_t stage_tx_bytes = 0;
+  // Launched with programmatic dependent launch (GemmNTArgs::pdl): the producer requests B before waiting for the
+  // previous grid. (griddepcontrol.wait itself is a no-op without the launch attribute.)
+  uint32_t pdl = 0;
 };
 
 // A tile configuration: BLOCK_M x BLOCK_N output tile, pipeline depth. Chosen by the host cost model.

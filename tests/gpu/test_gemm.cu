@@ -380,6 +380,72 @@ TEST(GemmDeterminism, RepeatAndGraphReplayIdentical) {
   cudaStreamDestroy(stream);
 }
 
+// Programmatic dependent launch: a chain GEMM1 (g128_fp32 out) -> GEMM2 (A = that output, SFA = its scales, as a
+// quantized activation feeds the next layer), launched back to back with pdl = true, eagerly and inside a CUDA graph.
+// The iterations alternate between two GEMM1 inputs, so a GEMM2 that read its A before GEMM1 had finished (or a GEMM1
+// that overwrote it while the previous GEMM2 still read it) would produce the other iteration's bytes: every output
+// must equal the serial (pdl = false, synchronised) run of its parity.
+TEST(GemmPdl, ChainedGemmsMatchSerialRun) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(21);
+  const int64_t M = 192, K1 = 640, N1 = 1024, N2 = 768;  // N1 is GEMM2's K
+  const Problem first[2] = {Problem(M, N1, K1, false, rng), Problem(M, N1, K1, false, rng)};
+  const Problem second(M, N2, N1, false, rng);  // its B and SFB only
+  const FormatCase& mid_format = kFormats[5];    // g128_fp32: e4m3 + MN-major FP32 scales = the next GEMM's SFA
+  const FormatCase& out_format = kFormats[1];    // mxfp8 rceil compact
+  Output mid(mid_format, M, N1);
+  auto chain = [&](int parity, const Output& dst, bool pdl, cudaStream_t stream) {
+    GemmNTArgs g1 = first[parity].args(mid.spec);
+    g1.pdl = pdl;
+    fp8_gemm_nt(g1, stream);
+    GemmNTArgs g2 = second.args(dst.spec);
+    g2.a = mid.data.get();
+    g2.sfa = mid.scales.as<float>();
+    g2.pdl = pdl;
+    fp8_gemm_nt(g2, stream);
+  };
+  std::vector<std::vector<uint8_t>> want_data(2), want_scales(2);
+  for (int parity = 0; parity < 2; ++parity) {
+    Output serial(out_format, M, N2);
+    serial.poison();
+    chain(parity, serial, false, nullptr);
+    cuda_check(cudaDeviceSynchronize(), "sync");
+    want_data[parity] = serial.data.download_all();
+    want_scales[parity] = serial.scales.download_all();
+  }
+  ASSERT_NE(want_data[0], want_data[1]) << "the two parities must differ for the test to see a race";
+
+  cudaStream_t stream;
+  cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+  constexpr int kIters = 8;
+  std::vector<Output> eager, graphed;
+  for (int i = 0; i < kIters; ++i) {
+    eager.emplace_back(out_format, M, N2);
+    graphed.emplace_back(out_format, M, N2);
+    eager.back().poison();
+    graphed.back().poison();
+  }
+  for (int i = 0; i < kIters; ++i) chain(i % 2, eager[i], true, stream);
+  cuda_check(cudaStreamSynchronize(stream), "sync eager");
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
+  for (int i = 0; i < kIters; ++i) chain(i % 2, graphed[i], true, stream);
+  cuda_check(cudaStreamEndCapture(stream, &graph), "end capture");
+  cuda_check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  cuda_check(cudaGraphLaunch(exec, stream), "replay");
+  cuda_check(cudaStreamSynchronize(stream), "sync graph");
+  for (int i = 0; i < kIters; ++i) {
+    EXPECT_EQ(eager[i].data.download_all(), want_data[i % 2]) << "eager iteration " << i;
+    EXPECT_EQ(eager[i].scales.download_all(), want_scales[i % 2]) << "eager iteration " << i;
+    EXPECT_EQ(graphed[i].data.download_all(), want_data[i % 2]) << "graph iteration " << i;
+    EXPECT_EQ(graphed[i].scales.download_all(), want_scales[i % 2]) << "graph iteration " << i;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
 // Fused epilogue == standalone quantizer on the same FP32 data: with exact inputs and a small K the bf16 output is
 // exact, so quantize(bf16 GEMM output) must equal the fused quantized output byte for byte.
 TEST(GemmFusedVsStandalone, SameBytes) {

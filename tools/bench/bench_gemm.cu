@@ -459,6 +459,10 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
           const double g_us = graph_us_per_call(ctx, R, [&](int r) { fp8_gemm_nt(set_args[r], st); });
           row.extra["graph_us_per_call"] = g_us;
           row.extra["graph_calls"] = R;
+          // The same graph with programmatic dependent launch (GemmNTArgs::pdl): each call may start while the
+          // previous one finishes (its weights stream in early). What a chain of GEMMs in a graph sees per call.
+          for (GemmNTArgs& ar : set_args) ar.pdl = true;
+          row.extra["graph_pdl_us_per_call"] = graph_us_per_call(ctx, R, [&](int r) { fp8_gemm_nt(set_args[r], st); });
           if (std::isfinite(cub_graph_us)) {
             row.extra["cublaslt_graph_us_per_call"] = cub_graph_us;
             row.extra["speedup_graph_vs_cublaslt"] = cub_graph_us / g_us;
