@@ -119,12 +119,15 @@ def _output(d, out_format, default_quantized="mxfp8"):
 
 
 # ---- dense GEMM ----------------------------------------------------------------------------------------------------
-def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="compact", stream=None,
+def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="compact", stream=None, pdl=False,
                 _validate_only=None):
     """D = (A*SFA) @ (B*SFB)^T into the preallocated ``d``.
 
     ``d`` is a bf16 [M, N] tensor (out_format "bf16", the default for a tensor) or a ``(data, scales)`` tuple
     (out_format defaults to "mxfp8" for a tuple; "g128_fp32" / "g128_ue8m0" by name).
+    ``pdl=True``: programmatic dependent launch (docs/API.md): the GEMM may start while the previous kernel in the
+    stream finishes; it reads A/SFA/SFB and writes ``d`` only after that kernel completes (B and SFB must not be
+    written by it). Helps chains of small-M GEMMs; ignored under torch.compile.
     """
     A, SFA = _pair(a, "a")
     B, SFB = _pair(b, "b")
@@ -141,13 +144,13 @@ def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="c
         else:
             ops.gemm_nt_out(A, SFA, B, SFB, D, DSF, fmt, rule, layout)
         return
-    _C.gemm_nt(A, SFA, B, SFB, D, DSF, fmt, rule, layout, stream, _validate_only)
+    _C.gemm_nt(A, SFA, B, SFB, D, DSF, fmt, rule, layout, stream, _validate_only, bool(pdl))
 
 
-def fp8_gemm_nt_mxfp8out(a, b, d_fp8, d_sf, *, scale_rule="rceil", scale_layout="compact", stream=None):
+def fp8_gemm_nt_mxfp8out(a, b, d_fp8, d_sf, *, scale_rule="rceil", scale_layout="compact", stream=None, pdl=False):
     """The seed's name: fp8_gemm_nt with MXFP8 output (e4m3 [M, N] + e8m0 scales, one per 32 of a row)."""
     fp8_gemm_nt(a, b, (d_fp8, d_sf), out_format="mxfp8", scale_rule=scale_rule, scale_layout=scale_layout,
-                stream=stream)
+                stream=stream, pdl=pdl)
 
 
 def gemm_nt(a, b, *, out_format="bf16", scale_rule="rceil", scale_layout="compact", stream=None):

@@ -13,8 +13,8 @@ H100 = (9, 0, 132)
 __all__ = ["fp8_gemm_nt", "m_grouped_fp8_gemm_nt_contiguous", "m_grouped_fp8_gemm_nt_masked", "quantize_into", "H100"]
 
 
-def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="compact", device=H100):
-    _mx.fp8_gemm_nt(a, b, d, out_format=out_format, scale_rule=scale_rule, scale_layout=scale_layout,
+def fp8_gemm_nt(a, b, d, *, out_format=None, scale_rule="rceil", scale_layout="compact", pdl=False, device=H100):
+    _mx.fp8_gemm_nt(a, b, d, out_format=out_format, scale_rule=scale_rule, scale_layout=scale_layout, pdl=pdl,
                     _validate_only=tuple(device))
 
 

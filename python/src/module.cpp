@@ -288,7 +288,7 @@ std::optional<Arg> opt_out(const char* fn, const char* name, nb::handle o) {
 // ---- entry points -----------------------------------------------------------------------------------------------
 
 void gemm_nt(nb::handle a_, nb::handle sfa_, nb::handle b_, nb::handle sfb_, nb::handle d_, nb::handle dsf_,
-             int format, int rule, int layout, nb::handle stream, nb::handle validate_only) {
+             int format, int rule, int layout, nb::handle stream, nb::handle validate_only, bool pdl) {
   const char* fn = "fp8_gemm_nt";
   const Arg a = in(fn, "a", a_), sfa = in(fn, "sfa", sfa_), b = in(fn, "b", b_), sfb = in(fn, "sfb", sfb_);
   const Arg d = out(fn, "d", d_);
@@ -318,6 +318,7 @@ void gemm_nt(nb::handle a_, nb::handle sfa_, nb::handle b_, nb::handle sfb_, nb:
   args.out.ld = out_data(d, args.out.format, 0, args.M, args.N);
   args.out.data = d.v.ptr;
   args.out.scales = out_scales(fn, dsf ? &*dsf : nullptr, args.out.format, args.out.layout, 0, args.M, args.N);
+  args.pdl = pdl;
   if (auto dev = parse_device(validate_only)) {
     validate(args, *dev);
     return;
@@ -649,7 +650,7 @@ NB_MODULE(_C, m) {
 
   m.def("gemm_nt", &gemm_nt, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(), "d"_a.none(),
         "d_sf"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a, "stream"_a.none() = nb::none(),
-        "validate_only"_a.none() = nb::none());
+        "validate_only"_a.none() = nb::none(), "pdl"_a = false);
   m.def("grouped_contiguous", &grouped_contiguous, "a"_a.none(), "sfa"_a.none(), "b"_a.none(), "sfb"_a.none(),
         "d"_a.none(), "d_sf"_a.none(), "layout"_a.none(), "out_format"_a, "scale_rule"_a, "scale_layout"_a,
         "stream"_a.none() = nb::none(), "validate_only"_a.none() = nb::none());

@@ -100,6 +100,27 @@ def test_g128_output_feeds_the_next_gemm():
     assert rel_err(y, ref) < 2e-3
 
 
+def test_pdl_chain_matches_serial():
+    """A g128 output feeding the next GEMM, both launched with pdl=True back to back on one stream, over alternating
+    inputs: every result equals the serial (pdl=False) chain of its parity."""
+    a0, b = operands(192, 1024, 640, seed=4)
+    a1, _ = operands(192, 1024, 640, seed=5)
+    _, c = operands(192, 768, 1024, seed=6)
+    h = mxgemm.gemm_nt(a0, b, out_format="g128_fp32")  # preallocated intermediate (data, MN-major scales)
+    want = []
+    for a in (a0, a1):
+        mxgemm.fp8_gemm_nt(a, b, h, out_format="g128_fp32")
+        want.append(mxgemm.gemm_nt(h, c).clone())
+    assert not torch.equal(want[0], want[1])
+    outs = [torch.empty_like(want[0]) for _ in range(6)]
+    for i, y in enumerate(outs):
+        mxgemm.fp8_gemm_nt((a0, a1)[i % 2], b, h, out_format="g128_fp32", pdl=True)
+        mxgemm.fp8_gemm_nt(h, c, y, pdl=True)
+    torch.cuda.synchronize()
+    for i, y in enumerate(outs):
+        assert torch.equal(y, want[i % 2]), i
+
+
 @pytest.mark.parametrize("fmt,rule,layout", FORMATS)
 @pytest.mark.parametrize("columnwise", [False, True])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])

@@ -293,3 +293,10 @@ def test_quantize_errors():
         V.quantize_into(np.zeros((256, 128), np.float32).T, *output("mxfp8", "compact", 128, 256))
     with pytest.raises(ValueError, match="N=48: must be a multiple of 32"):
         V.quantize_into(np.zeros((128, 48), np.float32), *output("mxfp8", "compact", 128, 48))
+
+
+def test_gemm_pdl_flag_is_accepted_and_still_validated():
+    a, b = operands(128, 256, 256)
+    V.fp8_gemm_nt(a, b, np.zeros((128, 256), np.uint16), pdl=True)
+    with pytest.raises(ValueError):  # the same rules apply with pdl on
+        V.fp8_gemm_nt(a, b, np.zeros((128, 128), np.uint16), pdl=True)
