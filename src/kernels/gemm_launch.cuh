@@ -62,7 +62,7 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
                                              cudaGetErrorString(err));
     smem_opted_in.fetch_or(device_bit, std::memory_order_acq_rel);
   }
-  // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per process).
+  // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per device).
   const int num_units = ((params.num_m_blocks + kClusterM - 1) / kClusterM) * params.num_n_blocks;
   int max_units = problem.num_sms / kClusterM;
   cudaLaunchConfig_t config{};
@@ -82,11 +82,19 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     attr.val.clusterDim.x = kClusterM;
     attr.val.clusterDim.y = 1;
     attr.val.clusterDim.z = 1;
-    static const int max_clusters = [&] {
+    // How many clusters fit at once, queried once per device (a slow driver call; it depends on the device's SM
+    // count and cluster placement, so a process with several GPUs keeps one answer per device). 0 = unknown.
+    static std::atomic<int> max_clusters_by_device[64];
+    const int dev_slot = device >= 0 && device < 64 ? device : -1;
+    int max_clusters = dev_slot >= 0 ? max_clusters_by_device[dev_slot].load(std::memory_order_relaxed) : 0;
+    if (max_clusters == 0) {
       int n = 0;
       config.gridDim = dim3(kClusterM * max_units);
-      return cudaOccupancyMaxActiveClusters(&n, kernel, &config) == cudaSuccess && n > 0 ? n : 0;
-    }();
+      if (cudaOccupancyMaxActiveClusters(&n, kernel, &config) == cudaSuccess && n > 0) {
+        max_clusters = n;
+        if (dev_slot >= 0) max_clusters_by_device[dev_slot].store(n, std::memory_order_relaxed);
+      }
+    }
     if (max_clusters > 0 && max_clusters < max_units) max_units = max_clusters;
   }
   config.gridDim = dim3(kClusterM * (num_units < max_units ? num_units : max_units));
