@@ -40,12 +40,9 @@ struct OutTileLayout {
   static_assert(kBoxBytes == 32 || kBoxBytes == 64 || kBoxBytes == 128, "TMA swizzle widths");
   static_assert(kRowBytes % kBoxBytes == 0, "row must be whole boxes");
 
-  __device__ __forceinline__ static int offset(int row, int byte) {
-    const int box = byte / kBoxBytes;
-    const int linear = row * kBoxBytes + byte % kBoxBytes;
-    return box * kBoxSmemBytes + (linear ^ (((linear >> 7) & (kBoxBytes / 16 - 1)) << 4));
-  }
-
+  // Byte b of row r lives at (b / kBoxBytes) * kBoxSmemBytes + r * kBoxBytes + ((c ^ X(r)) << 4) + b % 16, with
+  // c = (b % kBoxBytes) / 16 its 16-byte chunk and X(r) = ((r * kBoxBytes) >> 7) & (kChunks - 1).
+  //
   // One thread's two rows of the tile, r0 and r0 + 8: the shared-memory address of every 16-byte chunk of r0's box
   // row, with the thread's byte offset inside the chunk folded in. The swizzle XOR depends on the row alone (and
   // r0 + 8 has the same XOR), so kChunks adds per tile replace the per-store swizzle arithmetic (which cost 3-4

@@ -49,7 +49,6 @@ struct GemmKernelTraits {
   // One math warpgroup for 64-row tiles, else two; a warpgroup covers its rows in kWaves m64 wgmma "waves".
   static constexpr int kNumMathWarpgroups = kBlockM == 64 ? 1 : 2;
   static constexpr int kWaves = kBlockM / (kMathWarpgroupRows * kNumMathWarpgroups);
-  static constexpr int kWarpgroupRows = kWaves * kMathWarpgroupRows;
   static constexpr int kNumMathThreads = 128 * kNumMathWarpgroups;
   static constexpr int kNumThreads = kNumMathThreads + 128;  // + the producer warpgroup
   // The two-deep software pipeline (K block kb+1 on the tensor cores while kb is promoted) needs a second scratch

@@ -14,11 +14,6 @@ __device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t num_thr
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(num_threads) : "memory");
 }
 
-// Arrive at named barrier `id` without waiting (the other `num_threads` - 32k participants wait with bar.sync).
-__device__ __forceinline__ void named_barrier_arrive(uint32_t id, uint32_t num_threads) {
-  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(num_threads) : "memory");
-}
-
 // Programmatic dependent launch (PDL). Both are no-ops unless the grid was launched with
 // cudaLaunchAttributeProgrammaticStreamSerialization: wait blocks until the previous grid in the stream has completed
 // and its memory is visible; launch_dependents lets the next grid be scheduled before this one completes.
