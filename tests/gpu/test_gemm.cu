@@ -348,6 +348,21 @@ TEST(GemmRandom, RelativeErrorWithinFormatBound) {
 }
 
 // Repeat runs are bitwise identical; CUDA-graph replay equals eager.
+// Captures what `record` enqueues on `stream` into a CUDA graph, replays it `replays` times and waits for it.
+template <class Record>
+void capture_and_replay(cudaStream_t stream, Record&& record, int replays) {
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
+  record();
+  cuda_check(cudaStreamEndCapture(stream, &graph), "end capture");
+  cuda_check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  for (int i = 0; i < replays; ++i) cuda_check(cudaGraphLaunch(exec, stream), "replay");
+  cuda_check(cudaStreamSynchronize(stream), "sync");
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+}
+
 TEST(GemmDeterminism, RepeatAndGraphReplayIdentical) {
   MXGEMM_REQUIRE_SM90();
   std::mt19937 rng(11);
@@ -361,22 +376,12 @@ TEST(GemmDeterminism, RepeatAndGraphReplayIdentical) {
   fp8_gemm_nt(p.args(second.spec), nullptr);
   cudaStream_t stream;
   cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
-  fp8_gemm_nt(p.args(graphed.spec), stream);
-  cuda_check(cudaStreamEndCapture(stream, &graph), "end capture");
-  cuda_check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-  cuda_check(cudaGraphLaunch(exec, stream), "replay");
-  cuda_check(cudaGraphLaunch(exec, stream), "replay");
-  cuda_check(cudaStreamSynchronize(stream), "sync");
+  capture_and_replay(stream, [&] { fp8_gemm_nt(p.args(graphed.spec), stream); }, 2);
   cuda_check(cudaDeviceSynchronize(), "sync");
   EXPECT_EQ(first.data.download_all(), second.data.download_all());
   EXPECT_EQ(first.scales.download_all(), second.scales.download_all());
   EXPECT_EQ(first.data.download_all(), graphed.data.download_all());
   EXPECT_EQ(first.scales.download_all(), graphed.scales.download_all());
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
 }
 
@@ -427,22 +432,15 @@ TEST(GemmPdl, ChainedGemmsMatchSerialRun) {
   }
   for (int i = 0; i < kIters; ++i) chain(i % 2, eager[i], true, stream);
   cuda_check(cudaStreamSynchronize(stream), "sync eager");
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), "capture");
-  for (int i = 0; i < kIters; ++i) chain(i % 2, graphed[i], true, stream);
-  cuda_check(cudaStreamEndCapture(stream, &graph), "end capture");
-  cuda_check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-  cuda_check(cudaGraphLaunch(exec, stream), "replay");
-  cuda_check(cudaStreamSynchronize(stream), "sync graph");
+  capture_and_replay(stream, [&] {
+    for (int i = 0; i < kIters; ++i) chain(i % 2, graphed[i], true, stream);
+  }, 1);
   for (int i = 0; i < kIters; ++i) {
     EXPECT_EQ(eager[i].data.download_all(), want_data[i % 2]) << "eager iteration " << i;
     EXPECT_EQ(eager[i].scales.download_all(), want_scales[i % 2]) << "eager iteration " << i;
     EXPECT_EQ(graphed[i].data.download_all(), want_data[i % 2]) << "graph iteration " << i;
     EXPECT_EQ(graphed[i].scales.download_all(), want_scales[i % 2]) << "graph iteration " << i;
   }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
 }
 
