@@ -36,15 +36,17 @@ bool debug_enabled() {
   return enabled;
 }
 
-// MXGEMM_FORCE_TILE=BMxBN[xCLUSTER] overrides the cost model (tuning and benchmarking aid; read once per process).
+// MXGEMM_FORCE_TILE=BMxBN[xCLUSTER_M[xCLUSTER_N]] overrides the cost model (tuning and benchmarking aid; read once
+// per process), e.g. 256x128x1x2 = the 256x128 tile in 2-CTA clusters along N sharing A.
 host::TileChoice forced_tile_from_env() {
   static const host::TileChoice tile = [] {
     host::TileChoice t;
     const char* v = std::getenv("MXGEMM_FORCE_TILE");
     if (v == nullptr) return t;
-    const int n = std::sscanf(v, "%dx%dx%d", &t.block_m, &t.block_n, &t.cluster_m);
+    const int n = std::sscanf(v, "%dx%dx%dx%d", &t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n);
     if (n < 2) t = host::TileChoice{};
-    if (n == 2) t.cluster_m = 1;
+    if (n < 3) t.cluster_m = 1;
+    if (n < 4) t.cluster_n = 1;
     t.why = "MXGEMM_FORCE_TILE";
     return t;
   }();
@@ -55,7 +57,8 @@ host::TileChoice forced_tile_from_env() {
 
 namespace host {
 
-void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int cluster_m, cudaStream_t stream) {
+void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int cluster_m, int cluster_n,
+                           cudaStream_t stream) {
   const DeviceInfo dev = current_device_info();
   validate(args, dev);
 
@@ -71,28 +74,32 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
     tile.block_m = block_m;
     tile.block_n = block_n;
     tile.cluster_m = cluster_m;
+    tile.cluster_n = cluster_n;
     tile.why = "forced by the caller";
   } else if (forced_tile_from_env().block_m != 0) {
     tile = forced_tile_from_env();
   } else {
     tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
   }
-  const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, tile.cluster_m, epilogue_kind(a.out));
+  const kernels::GemmLauncher launch =
+      kernels::find_gemm_launcher(tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n, epilogue_kind(a.out));
   if (launch == nullptr)
     throw Error(ErrorCode::kNotImplemented, "fp8_gemm_nt: no kernel compiled for tile " +
                                                 std::to_string(tile.block_m) + "x" + std::to_string(tile.block_n) +
-                                                "x" + std::to_string(tile.cluster_m) +
+                                                " cluster " + std::to_string(tile.cluster_m) + "x" +
+                                                std::to_string(tile.cluster_n) +
                                                 " with out_format=" + to_string(a.out.format));
   if (debug_enabled())
-    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %d, %s\n",
+    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %dx%d, %s\n",
                  static_cast<long long>(a.M), static_cast<long long>(a.N), static_cast<long long>(a.K),
-                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.describe().c_str());
+                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n,
+                 tile.describe().c_str());
   launch(problem, stream);
 }
 
 }  // namespace host
 
-void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, 1, stream); }
+void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, 1, 1, stream); }
 
 void m_grouped_fp8_gemm_nt_contiguous(const GroupedContiguousArgs& args, cudaStream_t) {
   validate(args, current_device_info());

@@ -29,17 +29,18 @@ namespace mxgemm::host {
 namespace {
 
 struct Candidate {
-  int block_m, block_n, cluster_m;
+  int block_m, block_n, cluster_m, cluster_n;
   const char* why;
 };
 
 constexpr Candidate kCandidates[] = {
-    {128, 128, 2, "128x128 in 2-CTA clusters sharing B: least L2 traffic for large M"},
-    {256, 128, 1, "256x128: two m64 waves per math warpgroup, the least L2/smem traffic per MMA for large M"},
-    {128, 128, 1, "128x128: best operand reuse with the two-deep promotion pipeline"},
-    {128, 64, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
-    {64, 64, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
-    {64, 128, 1, "64x128: small M with a 128-wide scale group"},
+    {256, 128, 1, 2, "256x128 in 2-CTA clusters along N sharing A: least L2->SM traffic for large M"},
+    {128, 128, 2, 1, "128x128 in 2-CTA clusters sharing B: least L2 traffic for large M"},
+    {256, 128, 1, 1, "256x128: two m64 waves per math warpgroup, the least L2/smem traffic per MMA for large M"},
+    {128, 128, 1, 1, "128x128: best operand reuse with the two-deep promotion pipeline"},
+    {128, 64, 1, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
+    {64, 64, 1, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
+    {64, 128, 1, 1, "64x128: small M with a 128-wide scale group"},
 };
 
 constexpr double kHbmBytesPerUs = 3.0e6;      // measured device-to-device copy, read + write (PEERS.md)
@@ -73,23 +74,27 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     if (group == 128 && c.block_n % 128 != 0) continue;
     if (group != 128 && c.block_n == 128 && c.block_m == 64) continue;  // not instantiated for these epilogues
     const int64_t m_blocks = (M + c.block_m - 1) / c.block_m;
-    if (c.cluster_m > 1) continue;  // see the table above: opt-in only until it measures faster
-    // Work is handed out per cluster: ceil(m_blocks / cluster) x n_blocks units over num_sms / cluster slots.
-    const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((N + c.block_n - 1) / c.block_n);
-    const int64_t slots = num_sms / c.cluster_m;
+    const int64_t n_blocks = (N + c.block_n - 1) / c.block_n;
+    const int cluster = c.cluster_m * c.cluster_n;
+    if (cluster > 1) continue;  // see the table above: opt-in only until it measures faster
+    // Work is handed out per cluster: a pair of adjacent tiles per unit, over num_sms / cluster slots.
+    const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((n_blocks + c.cluster_n - 1) / c.cluster_n);
+    const int64_t slots = num_sms / cluster;
     const int64_t waves = (units + slots - 1) / slots;
-    const int64_t tiles = units * c.cluster_m;
+    const int64_t tiles = units * cluster;
     const int64_t active = std::min<int64_t>(tiles, num_sms);
     const double mma_us = double(waves) * 2.0 * c.block_m * c.block_n * double(K) /
                           (kSmFp8FlopsPerUs * shape_efficiency(c.block_m, c.block_n));
     const double bytes = double(M) * K + double(N) * K + double(M) * N;
     const double hbm_us = bytes / std::min(kHbmBytesPerUs, double(active) * kSmHbmBytesPerUs);
-    const double l2_us = double(waves) * double(c.block_m + c.block_n / c.cluster_m) * K / kSmL2BytesPerUs;
+    const double l2_us =
+        double(waves) * double(c.block_m / c.cluster_n + c.block_n / c.cluster_m) * K / kSmL2BytesPerUs;
     const double est = std::max({mma_us, hbm_us, l2_us});
     // Ties (within 2%) go to the tile that wastes fewer rows (padding of M up to BLOCK_M).
     const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
                         (est < best.modelled_us * 1.02 && c.block_m < best.block_m && M <= 64);
-    if (better) best = TileChoice{c.block_m, c.block_n, c.cluster_m, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
+    if (better)
+      best = TileChoice{c.block_m, c.block_n, c.cluster_m, c.cluster_n, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
   }
   return best;
 }

@@ -9,6 +9,7 @@ namespace mxgemm::host {
 struct TileChoice {
   int block_m = 0, block_n = 0;
   int cluster_m = 1;       // CTAs per cluster along M sharing the B tile (TMA multicast)
+  int cluster_n = 1;       // CTAs per cluster along N sharing the A tile (TMA multicast)
   double modelled_us = 0;  // the cost model's estimate (for ranking, not a promise)
   const char* why = "";    // the table's reason for this tile (a static string: no formatting in the launch path)
   int64_t tiles = 0, waves = 0;

@@ -12,18 +12,21 @@
 
 namespace mxgemm::kernels {
 
-template <int kBlockM, int kBlockN, int kClusterM, class Epilogue>
+template <int kBlockM, int kBlockN, int kClusterM, int kClusterN, class Epilogue>
 void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream) {
-  using Traits = GemmKernelTraits<kBlockM, kBlockN, kClusterM, Epilogue>;
+  using Traits = GemmKernelTraits<kBlockM, kBlockN, kClusterM, kClusterN, Epilogue>;
+  constexpr int kClusterSize = Traits::kClusterSize;
   using OutLayout = typename Traits::OutLayout;
   const GemmNTArgs& a = problem.args;
 
   // Rows of A (and SFA) one stage loads: BLOCK_M, or pad(M, 8) when the whole problem is shorter than a tile
   // (see GemmParams::stage_tx_bytes). Rows of the smem tile beyond it keep stale data that only reaches output rows
   // >= M (wgmma rows are independent), which are clipped by the TMA store and the scale-store guards.
-  const int a_box_rows = a.M < kBlockM ? static_cast<int>((a.M + 7) / 8 * 8) : kBlockM;
+  // With A shared by a cluster along N each CTA loads (and multicasts) BLOCK_M / 2 rows of it; the short-M box
+  // does not apply there (the halves must tile the whole BLOCK_M).
+  const int a_box_rows = a.M < kBlockM && kClusterN == 1 ? static_cast<int>((a.M + 7) / 8 * 8) : kBlockM;
   const CUtensorMap tmap_a =
-      host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, a_box_rows, kBlockK, 128);
+      host::make_tensor_map_2d("A", a.a, 1, a.M, a.K, a.lda, a_box_rows / kClusterN, kBlockK, 128);
   const CUtensorMap tmap_b =
       host::make_tensor_map_2d("B", a.b, 1, a.N, a.K, a.ldb, kBlockN / kClusterM, kBlockK, 128);
   const int64_t num_k_blocks = (a.K + kBlockK - 1) / kBlockK;
@@ -63,8 +66,9 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     smem_opted_in.fetch_or(device_bit, std::memory_order_acq_rel);
   }
   // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per device).
-  const int num_units = ((params.num_m_blocks + kClusterM - 1) / kClusterM) * params.num_n_blocks;
-  int max_units = problem.num_sms / kClusterM;
+  const int num_units =
+      ((params.num_m_blocks + kClusterM - 1) / kClusterM) * ((params.num_n_blocks + kClusterN - 1) / kClusterN);
+  int max_units = problem.num_sms / kClusterSize;
   cudaLaunchConfig_t config{};
   cudaLaunchAttribute attrs[2]{};
   config.blockDim = dim3(Traits::kNumThreads);
@@ -76,10 +80,10 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     attrs[config.numAttrs].val.programmaticStreamSerializationAllowed = 1;
     ++config.numAttrs;
   }
-  if constexpr (kClusterM > 1) {
+  if constexpr (kClusterSize > 1) {
     cudaLaunchAttribute& attr = attrs[config.numAttrs++];
     attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = kClusterM;
+    attr.val.clusterDim.x = kClusterSize;
     attr.val.clusterDim.y = 1;
     attr.val.clusterDim.z = 1;
     // How many clusters fit at once, queried once per device (a slow driver call; it depends on the device's SM
@@ -89,7 +93,7 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     int max_clusters = dev_slot >= 0 ? max_clusters_by_device[dev_slot].load(std::memory_order_relaxed) : 0;
     if (max_clusters == 0) {
       int n = 0;
-      config.gridDim = dim3(kClusterM * max_units);
+      config.gridDim = dim3(kClusterSize * max_units);
       if (cudaOccupancyMaxActiveClusters(&n, kernel, &config) == cudaSuccess && n > 0) {
         max_clusters = n;
         if (dev_slot >= 0) max_clusters_by_device[dev_slot].store(n, std::memory_order_relaxed);
@@ -97,10 +101,11 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
     }
     if (max_clusters > 0 && max_clusters < max_units) max_units = max_clusters;
   }
-  config.gridDim = dim3(kClusterM * (num_units < max_units ? num_units : max_units));
+  config.gridDim = dim3(kClusterSize * (num_units < max_units ? num_units : max_units));
   if (problem.debug)
-    std::fprintf(stderr, "[mxgemm] launch %dx%dx%d: grid %u CTAs (%d units, %d slots), %d stages, %d B smem\n", kBlockM,
-                 kBlockN, kClusterM, config.gridDim.x, num_units, max_units, Traits::kNumStages, Traits::kSmemBytes);
+    std::fprintf(stderr, "[mxgemm] launch %dx%d cluster %dx%d: grid %u CTAs (%d units, %d slots), %d stages, %d B smem\n",
+                 kBlockM, kBlockN, kClusterM, kClusterN, config.gridDim.x, num_units, max_units, Traits::kNumStages,
+                 Traits::kSmemBytes);
   err = cudaLaunchKernelEx(&config, kernel, tmap_a, tmap_b, tmap_sfa, tmap_d, params);
   if (err != cudaSuccess)
     throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));

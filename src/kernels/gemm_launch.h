@@ -29,7 +29,8 @@ struct DenseProblem {
 
 using GemmLauncher = void (*)(const DenseProblem&, cudaStream_t);
 
-// The launcher for (block_m, block_n, cluster_m, epilogue), or nullptr if that combination is not compiled in.
-GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, EpilogueKind epilogue);
+// The launcher for (block_m, block_n, cluster_m, cluster_n, epilogue), or nullptr if that combination is not compiled
+// in. cluster_m / cluster_n: CTAs per cluster along M (sharing B) / along N (sharing A); at most one of them is 2.
+GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, int cluster_n, EpilogueKind epilogue);
 
 }  // namespace mxgemm::kernels

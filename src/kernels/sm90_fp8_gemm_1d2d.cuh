@@ -30,16 +30,22 @@
 
 namespace mxgemm::kernels {
 
-template <int kBlockM_, int kBlockN_, int kClusterM_, class Epilogue_>
+template <int kBlockM_, int kBlockN_, int kClusterM_, int kClusterN_, class Epilogue_>
 struct GemmKernelTraits {
   static constexpr int kBlockM = kBlockM_;
   static constexpr int kBlockN = kBlockN_;
-  // CTAs per cluster along M. With 2, the pair computes vertically adjacent tiles and each CTA loads half of the
-  // shared B tile, multicast to both: L2->SM traffic per tile drops from (BM+BN)*K to (BM+BN/2)*K, which is what
-  // limits a 128x128 FP8 tile at large M.
+  // 2-CTA clusters share one operand tile through TMA multicast; each CTA loads half of it for both:
+  //   kClusterM = 2: the pair computes vertically adjacent tiles (same N block) and shares B: L2->SM bytes per tile
+  //                  (BM + BN/2) * K instead of (BM + BN) * K;
+  //   kClusterN = 2: the pair computes horizontally adjacent tiles (same M block) and shares A (and loads its own
+  //                  SFA): (BM/2 + BN) * K, the bigger saving for the 256x128 tile, whose A is two thirds of a stage.
   static constexpr int kClusterM = kClusterM_;
-  static_assert(kClusterM == 1 || kClusterM == 2, "cluster of 1 or 2 along M");
-  static_assert((kBlockN / kClusterM) % 8 == 0, "multicast B slices must be whole 8-row swizzle atoms");
+  static constexpr int kClusterN = kClusterN_;
+  static constexpr int kClusterSize = kClusterM * kClusterN;
+  static_assert((kClusterM == 1 || kClusterM == 2) && (kClusterN == 1 || kClusterN == 2) && kClusterSize <= 2,
+                "a cluster of 1 or 2 CTAs, along M or along N");
+  static_assert((kBlockN / kClusterM) % 8 == 0 && (kBlockM / kClusterN) % 8 == 0,
+                "multicast slices must be whole 8-row swizzle atoms");
   using Epilogue = Epilogue_;
   static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "BLOCK_M of 64, 128 or 256");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
@@ -119,7 +125,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     for (int s = 0; s < kStages; ++s) {
       ptx::mbarrier_init(&full_bar[s], 1);
       // One arrival per math warp of every CTA whose producer writes into this stage (the whole cluster).
-      ptx::mbarrier_init(&empty_bar[s], Traits::kClusterM * Traits::kNumMathWarpgroups * 4);
+      ptx::mbarrier_init(&empty_bar[s], Traits::kClusterSize * Traits::kNumMathWarpgroups * 4);
     }
     ptx::fence_mbarrier_init();
   }
@@ -127,8 +133,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   // as SMs free up; its own griddepcontrol.wait still waits for this whole grid to complete).
   ptx::griddepcontrol_launch_dependents();
   // The peer's barriers must be initialised before any multicast or remote arrive reaches them.
-  if constexpr (Traits::kClusterM > 1) ptx::cluster_sync(); else __syncthreads();
-  const int cta_rank = Traits::kClusterM > 1 ? static_cast<int>(ptx::cluster_cta_rank()) : 0;
+  if constexpr (Traits::kClusterSize > 1) ptx::cluster_sync(); else __syncthreads();
+  const int cta_rank = Traits::kClusterSize > 1 ? static_cast<int>(ptx::cluster_cta_rank()) : 0;
 
   if (warpgroup == Traits::kNumMathWarpgroups) {
     // ------------------------------------------------------------------ producer
@@ -137,22 +143,31 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::tma_prefetch_descriptor(&tmap_a);
       ptx::tma_prefetch_descriptor(&tmap_b);
       ptx::tma_prefetch_descriptor(&tmap_sfa);
-      DenseTileScheduler<Traits::kClusterM> scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
-      constexpr int kSliceRows = kBlockN / Traits::kClusterM;  // B rows this CTA loads for the whole cluster
+      DenseTileScheduler<Traits::kClusterM, Traits::kClusterN> scheduler(params.num_m_blocks, params.num_n_blocks,
+                                                                          cta_rank);
+      constexpr auto kClusterMask = static_cast<uint16_t>((1u << Traits::kClusterSize) - 1u);
       auto load_b = [&](int stage, int kb, int n_block) {
         if constexpr (Traits::kClusterM == 1) {
           ptx::tma_load_2d(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes, kb * kBlockK,
                            n_block * kBlockN);
         } else {
+          constexpr int kSliceRows = kBlockN / Traits::kClusterM;  // B rows this CTA loads for the whole cluster
           ptx::tma_load_2d_multicast(&tmap_b, &full_bar[stage],
                                      smem_b + stage * Traits::kTileBBytes + cta_rank * kSliceRows * kBlockK,
-                                     kb * kBlockK, n_block * kBlockN + cta_rank * kSliceRows,
-                                     static_cast<uint16_t>((1u << Traits::kClusterM) - 1u));
+                                     kb * kBlockK, n_block * kBlockN + cta_rank * kSliceRows, kClusterMask);
         }
       };
       auto load_a = [&](int stage, int kb, int m_block) {
-        ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
-                         m_block * kBlockM);
+        if constexpr (Traits::kClusterN == 1) {
+          ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
+                           m_block * kBlockM);
+        } else {
+          constexpr int kSliceRows = kBlockM / Traits::kClusterN;  // A rows this CTA loads for the whole cluster
+          ptx::tma_load_2d_multicast(&tmap_a, &full_bar[stage],
+                                     smem_a + stage * Traits::kTileABytes + cta_rank * kSliceRows * kBlockK,
+                                     kb * kBlockK, m_block * kBlockM + cta_rank * kSliceRows, kClusterMask);
+        }
+        // SFA (BLOCK_M floats) is small: every CTA loads its own.
         ptx::tma_load_2d(&tmap_sfa, &full_bar[stage], smem_sfa + stage * kBlockM, m_block * kBlockM, kb);
       };
       int stage = 0;
@@ -198,7 +213,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // otherwise).
     ptx::griddepcontrol_wait();
     constexpr int kWaves = Traits::kWaves;
-    DenseTileScheduler<Traits::kClusterM> scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
+    DenseTileScheduler<Traits::kClusterM, Traits::kClusterN> scheduler(params.num_m_blocks, params.num_n_blocks,
+                                                                        cta_rank);
     uint8_t* my_out_tiles = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
@@ -211,11 +227,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // Hands the oldest issued stage back to the producer(s) that fill it (one arrival per warp).
     auto release = [&] {
       if (lane == 0) {
-        if constexpr (Traits::kClusterM == 1) {
+        if constexpr (Traits::kClusterSize == 1) {
           ptx::mbarrier_arrive(&empty_bar[release_stage]);
         } else {
 #pragma unroll
-          for (int r = 0; r < Traits::kClusterM; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[release_stage], r);
+          for (int r = 0; r < Traits::kClusterSize; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[release_stage], r);
         }
       }
       if (++release_stage == kStages) release_stage = 0;
@@ -263,7 +279,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       for (int w = 0; w < kWaves; ++w)
 #pragma unroll
         for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
-      const float* sfb_row = params.sfb + static_cast<int64_t>(n_block * kBlockN / 128) * params.num_k_blocks;
+      // A cluster's surplus tile (past the last M or N block, see DenseTileScheduler) only helps with the loads; its
+      // scales row is clamped so that it reads inside SFB, and it stores nothing.
+      const bool surplus_tile = m_block >= params.num_m_blocks || n_block >= params.num_n_blocks;
+      const int sfb_n_block = n_block < params.num_n_blocks ? n_block : params.num_n_blocks - 1;
+      const float* sfb_row = params.sfb + static_cast<int64_t>(sfb_n_block * kBlockN / 128) * params.num_k_blocks;
       const int num_k_blocks = params.num_k_blocks;
 
       if constexpr (Traits::kTwoDeep) {
@@ -333,7 +353,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       }
 
       // ---------------------------------------------------------------- epilogue
-      if (m_block >= params.num_m_blocks) continue;  // a cluster's surplus tile: it only helped with the loads
+      if (surplus_tile) continue;
       const int64_t wg_row0 = static_cast<int64_t>(m_block) * kBlockM + first_wave * kMathWarpgroupRows;
 #pragma unroll
       for (int w = 0; w < kWaves; ++w) {
@@ -379,7 +399,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     if (store_leader) ptx::tma_store_wait_read();
   }
   // No CTA may leave while its peer can still multicast into its shared memory or arrive on its barriers.
-  if constexpr (Traits::kClusterM > 1) ptx::cluster_sync();
+  if constexpr (Traits::kClusterSize > 1) ptx::cluster_sync();
 #endif
 }
 

@@ -40,13 +40,18 @@ constexpr FormatCase kFormats[] = {
 };
 
 struct Tile {
-  int block_m, block_n, cluster_m;
+  int block_m, block_n, cluster_m, cluster_n;
+  std::string name() const {
+    return std::to_string(block_m) + "x" + std::to_string(block_n) + " cluster " + std::to_string(cluster_m) + "x" +
+           std::to_string(cluster_n);
+  }
 };
-// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0,1} = the cost model's choice.
+// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0,1,1} = the cost model's choice.
 std::vector<Tile> tiles_for(OutFormat f) {
   if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0)
-    return {{64, 128, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}, {256, 128, 2}};
-  return {{64, 64, 1}, {128, 64, 1}, {128, 128, 1}, {128, 128, 2}, {256, 128, 1}, {256, 128, 2}};
+    return {{64, 128, 1, 1}, {128, 128, 1, 1}, {128, 128, 2, 1}, {256, 128, 1, 1}, {256, 128, 2, 1}, {256, 128, 1, 2}};
+  return {{64, 64, 1, 1},   {128, 64, 1, 1},  {128, 128, 1, 1}, {128, 128, 2, 1},
+          {256, 128, 1, 1}, {256, 128, 2, 1}, {256, 128, 1, 2}};
 }
 
 int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
@@ -160,7 +165,7 @@ std::string first_mismatch(const char* what, const std::vector<uint8_t>& got, co
 std::string run_and_compare_exact(const Problem& p, const FormatCase& f, Tile t) {
   Output out(f, p.M, p.N);
   out.poison();
-  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, t.cluster_m, nullptr);
+  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, t.cluster_m, t.cluster_n, nullptr);
   cuda_check(cudaDeviceSynchronize(), "gemm");
   std::vector<uint8_t> want_data, want_scales;
   reference_output(f, p.ref, p.M, p.N, want_data, want_scales);
@@ -185,8 +190,22 @@ TEST(GemmExact, SmallTileSmoke) {
   Problem p(128, 128, 128, true, rng);
   for (const FormatCase& f : kFormats) {
     for (Tile t : tiles_for(f.format)) {
-      SCOPED_TRACE(std::string(f.name) + " tile " + std::to_string(t.block_m) + "x" + std::to_string(t.block_n) + "x" +
-                   std::to_string(t.cluster_m));
+      SCOPED_TRACE(std::string(f.name) + " tile " + t.name());
+      EXPECT_EQ(run_and_compare_exact(p, f, t), "");
+    }
+  }
+}
+
+// Several tiles per CTA for every compiled tile (the shapes below give each CTA at most one): the ring's phases
+// carry across tiles, K ends in a partial block after more blocks than there are stages, and both the M and the N
+// block counts are odd, so the 2-CTA clusters (along M and along N) end on a surplus tile.
+TEST(GemmExact, PersistentTilesPerCtaBitExact) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(5);
+  Problem p(2112, 2176, 400, true, rng);  // 256x128: 9 x 17 blocks; 64x64: 33 x 34 blocks; K: 3 blocks + 16
+  for (const FormatCase& f : {kFormats[0], kFormats[1], kFormats[2], kFormats[5]}) {
+    for (Tile t : tiles_for(f.format)) {
+      SCOPED_TRACE(std::string(f.name) + " tile " + t.name());
       EXPECT_EQ(run_and_compare_exact(p, f, t), "");
     }
   }
@@ -210,12 +229,12 @@ TEST(GemmExact, ManyShapesAllFormatsBitExact) {
     ++shapes;
     for (const FormatCase& f : kFormats) {
       const std::vector<Tile> tiles = tiles_for(f.format);
-      for (Tile t : {Tile{0, 0, 1}, tiles[i % tiles.size()]}) {
+      for (Tile t : {Tile{0, 0, 1, 1}, tiles[i % tiles.size()]}) {
         ++runs;
         const std::string err = run_and_compare_exact(p, f, t);
         if (!err.empty() && ++failures <= 20)
-          ADD_FAILURE() << "M=" << M << " N=" << N << " K=" << K << " " << f.name << " tile " << t.block_m << "x"
-                        << t.block_n << "x" << t.cluster_m << ": " << err;
+          ADD_FAILURE() << "M=" << M << " N=" << N << " K=" << K << " " << f.name << " tile " << t.name() << ": "
+                        << err;
       }
     }
   }
