@@ -26,6 +26,7 @@ struct BenchContext {
   cudaStream_t stream = nullptr;
   int warmup = 5;
   int iters = 30;
+  int rounds = 5;  // interleaved rounds per measurement in gemm mode (median over rounds)
   bool verify = true;
 };
 

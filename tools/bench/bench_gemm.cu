@@ -25,6 +25,7 @@
 
 #include "bench_util.h"
 #include "cublaslt_peer.h"
+#include "host/gemm_dispatch.h"
 #include "mxgemm/format_rules.h"
 #include "mxgemm/reference.h"
 
@@ -213,32 +214,39 @@ double gemm_floor_us(const GemmShape& s, const OutFormatChoice& f, double* bytes
 
 // Kernel time without the per-call event overhead (which reads 3-6 us high against the profiler, see bench.h):
 // one CUDA graph of R launches, launch r on its own cold input/output set (together >= ~4x the 50 MB L2, so every
-// launch reads its operands from HBM, as after an L2 flush), timed with time_us and divided by R.
-double graph_us_per_call(const BenchContext& ctx, int R, const std::function<void(int)>& launch) {
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  check_cuda(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal), "begin capture");
-  try {
-    for (int r = 0; r < R; ++r) launch(r);
-  } catch (...) {
-    cudaStreamEndCapture(ctx.stream, &graph);
-    if (graph) cudaGraphDestroy(graph);
-    throw;
-  }
-  check_cuda(cudaStreamEndCapture(ctx.stream, &graph), "end capture");
-  check_cuda(cudaGraphInstantiate(&exec, graph, 0), "graph instantiate");
-  double us = kNotRun;
-  try {
-    us = time_us(ctx, [&] { check_cuda(cudaGraphLaunch(exec, ctx.stream), "graph launch"); }) / R;
-  } catch (...) {
-    cudaGraphExecDestroy(exec);
+// launch reads its operands from HBM, as after an L2 flush). Captured once; time() replays it with time_us and
+// divides by R.
+class GraphTimer {
+ public:
+  GraphTimer(const BenchContext& ctx, int R, const std::function<void(int)>& launch) : R_(R) {
+    cudaGraph_t graph = nullptr;
+    check_cuda(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    try {
+      for (int r = 0; r < R; ++r) launch(r);
+    } catch (...) {
+      cudaStreamEndCapture(ctx.stream, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    check_cuda(cudaStreamEndCapture(ctx.stream, &graph), "end capture");
+    const cudaError_t e = cudaGraphInstantiate(&exec_, graph, 0);
     cudaGraphDestroy(graph);
-    throw;
+    check_cuda(e, "graph instantiate");
   }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  return us;
-}
+  ~GraphTimer() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+  }
+  GraphTimer(const GraphTimer&) = delete;
+  GraphTimer& operator=(const GraphTimer&) = delete;
+
+  double time(const BenchContext& ctx) const {
+    return time_us(ctx, [&] { check_cuda(cudaGraphLaunch(exec_, ctx.stream), "graph launch"); }) / R_;
+  }
+
+ private:
+  int R_;
+  cudaGraphExec_t exec_ = nullptr;
+};
 
 // How many cold sets a graph replay uses for a problem whose one launch touches `set_bytes`.
 int graph_sets(double set_bytes) {
@@ -246,8 +254,73 @@ int graph_sets(double set_bytes) {
   return std::clamp(r, 2, 16);
 }
 
+// Interleaved timing. The H100 here runs at its power cap under this load: the SM clock swings between ~1.3 and
+// 1.98 GHz with "SW power cap" as the throttle reason (bench/results/2026-11-25-h100-gemm-s3-tiles-cluster-smi.csv),
+// and a kernel timed right after an idle phase (the CPU reference) reads up to ~15% faster than the same kernel timed
+// after other GEMMs (-s3-order-rounds1.json: mxfp8 timed first, bf16 after it). Timing each candidate to completion
+// one after the other therefore favours whichever runs first. Instead every measurement of a shape (cuBLASLt, each
+// format and tile, events and graphs, the quantizer) is taken once per round, each round starts one step further
+// along the list, and each reports its median over the rounds (-s3-order-rounds5.json).
+class Interleaved {
+ public:
+  // Registers a measurement; returns its handle. `once` returns one sample in µs (it may throw).
+  int add(std::function<double()> once) {
+    items_.push_back(Item{std::move(once), {}, ""});
+    return static_cast<int>(items_.size()) - 1;
+  }
+  void run(int rounds) {
+    const size_t n = items_.size();
+    for (int r = 0; r < rounds; ++r)
+      for (size_t i = 0; i < n; ++i) {
+        Item& it = items_[(i + static_cast<size_t>(r)) % n];
+        if (!it.error.empty()) continue;
+        try {
+          it.samples.push_back(it.once());
+        } catch (const std::exception& e) {
+          it.error = short_what(e);
+        }
+      }
+  }
+  double median(int h) const {
+    std::vector<double> v = items_[h].samples;
+    if (v.empty()) return kNotRun;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+  // Max / min over the rounds of a measurement (its spread); NaN when it has none.
+  double spread(int h) const {
+    const std::vector<double>& v = items_[h].samples;
+    if (v.empty()) return kNotRun;
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return *hi / *lo;
+  }
+  const std::string& error(int h) const { return items_[h].error; }
+
+ private:
+  struct Item {
+    std::function<double()> once;
+    std::vector<double> samples;
+    std::string error;
+  };
+  std::vector<Item> items_;
+};
+
+bool parse_tile(const std::string& text, TileRequest* out) {
+  TileRequest t;
+  if (text != "auto") {
+    char tail = 0;
+    const int n = std::sscanf(text.c_str(), "%dx%dx%dx%d%c", &t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n, &tail);
+    if (n < 2 || n > 4 || t.block_m <= 0 || t.block_n <= 0 || t.cluster_m <= 0 || t.cluster_n <= 0) return false;
+  }
+  t.name = text;
+  *out = t;
+  return true;
+}
+
 std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<GemmShape>& shapes,
-                                 const std::vector<OutFormatChoice>& formats, bool ceilings, std::string* peer_log) {
+                                 const std::vector<OutFormatChoice>& formats, const std::vector<TileRequest>& tiles,
+                                 bool ceilings, std::string* peer_log) {
   std::vector<BenchRow> rows;
   const cudaStream_t st = ctx.stream;
 
@@ -315,7 +388,7 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
       std::fflush(stdout);
       ref = reference_rows(s.M, s.N, s.K, in.a.data(), in.sfa.data(), in.b.data(), in.sfb.data(), vrows);
     }
-    std::printf(", timing\n");
+    std::printf(", checks");
     std::fflush(stdout);
 
     // Cold operand sets for the graph timings: set 0 is `in`, sets 1..R-1 are device copies of A and B.
@@ -329,20 +402,26 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
     }
     auto set_a_ptr = [&](int r) { return r == 0 ? in.da.get() : set_a[r - 1].get(); };
     auto set_b_ptr = [&](int r) { return r == 0 ? in.db.get() : set_b[r - 1].get(); };
+    Interleaved timing;
 
     // cuBLASLt, BF16 out: once per shape (the same number stands beside every format of this shape).
     DeviceBuffer d_cub(static_cast<size_t>(s.M * s.N) * 2);
-    double cub_us = kNotRun, cub_err = kNotRun, cub_graph_us = kNotRun;
+    double cub_err = kNotRun;
+    int cub_events = -1, cub_graph = -1;
     std::string cub_note = peer_note;
+    std::unique_ptr<LtGemm> cub_gemm;
+    std::vector<DeviceBuffer> cub_set_d;
+    std::vector<std::unique_ptr<LtGemm>> cub_set_g;
+    std::unique_ptr<GraphTimer> cub_graph_timer;
     if (peer) {
       try {
-        LtGemm g(*peer, peer->config(), s.M, s.N, s.K, in.da.get(), in.dsfa.as<float>(), in.db.get(),
-                 in.dsfb.as<float>(), d_cub.get());
-        g.poison_output();
-        g.run(st);
+        cub_gemm = std::make_unique<LtGemm>(*peer, peer->config(), s.M, s.N, s.K, in.da.get(), in.dsfa.as<float>(),
+                                            in.db.get(), in.dsfb.as<float>(), d_cub.get());
+        cub_gemm->poison_output();
+        cub_gemm->run(st);
         check_cuda(cudaStreamSynchronize(st), "cuBLASLt run");
         if (ctx.verify && peer->config().recipe == LtRecipe::kBlockwise) {
-          const std::vector<float> got = g.download_rows(vrows);
+          const std::vector<float> got = cub_gemm->download_rows(vrows);
           cub_err = rel_error(got.data(), ref.data(), got.size());
           if (!(cub_err <= 1e-2)) {  // bf16 output: ~1.7e-3 when right
             char b[96];
@@ -350,17 +429,16 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
             cub_note = b;
           }
         }
-        cub_us = time_us(ctx, [&] { g.run(st); });
         // Graph timing on R cold sets (each LtGemm bound to its own A, B and D).
-        std::vector<DeviceBuffer> set_d;
-        std::vector<std::unique_ptr<LtGemm>> set_g;
         for (int r = 0; r < R; ++r) {
-          set_d.emplace_back(static_cast<size_t>(s.M * s.N) * 2);
-          set_g.push_back(std::make_unique<LtGemm>(*peer, peer->config(), s.M, s.N, s.K, set_a_ptr(r),
-                                                   in.dsfa.as<float>(), set_b_ptr(r), in.dsfb.as<float>(),
-                                                   set_d.back().get()));
+          cub_set_d.emplace_back(static_cast<size_t>(s.M * s.N) * 2);
+          cub_set_g.push_back(std::make_unique<LtGemm>(*peer, peer->config(), s.M, s.N, s.K, set_a_ptr(r),
+                                                       in.dsfa.as<float>(), set_b_ptr(r), in.dsfb.as<float>(),
+                                                       cub_set_d.back().get()));
         }
-        cub_graph_us = graph_us_per_call(ctx, R, [&](int r) { set_g[r]->run(st); });
+        cub_graph_timer = std::make_unique<GraphTimer>(ctx, R, [&](int r) { cub_set_g[r]->run(st); });
+        cub_events = timing.add([&] { return time_us(ctx, [&] { cub_gemm->run(st); }); });
+        cub_graph = timing.add([&] { return cub_graph_timer->time(ctx); });
       } catch (const std::exception& e) {
         cub_note = "cuBLASLt: " + short_what(e);
       }
@@ -384,134 +462,191 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
       d_cub.upload(h.data(), h.size() * 2);
     }
 
-    for (const OutFormatChoice& f : formats) {
+    // One variant per (format, tile): a checked call on poisoned outputs, then its measurements are registered.
+    struct Variant {
+      OutFormatChoice f;
+      TileRequest tile;
       BenchRow row;
-      row.op = "gemm_nt";
-      row.M = s.M;
-      row.N = s.N;
-      row.K = s.K;
-      row.format = f.name;
-      row.mxgemm_us = kNotRun;
-      std::string note = cub_note;
-      auto add_note = [&](const std::string& t) { note += (note.empty() ? "" : "; ") + t; };
-
-      double bytes = 0;
-      const double floor_us = gemm_floor_us(s, f, &bytes);
-      row.extra["floor_us"] = floor_us;
-      row.peers[cub] = cub_us;
-      if (std::isfinite(cub_err)) row.extra["cublaslt_rel_err"] = cub_err;
-
-      DeviceBuffer out_data(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
-      DeviceBuffer out_scales(scale_buffer_bytes(f, s.M, s.N));
+      std::string note;
+      double bytes = 0, floor_us = 0;
+      DeviceBuffer out_data, out_scales, q_data, q_scales;
       GemmNTArgs args;
-      args.M = s.M;
-      args.N = s.N;
-      args.K = s.K;
-      args.a = in.da.get();
-      args.sfa = in.dsfa.as<float>();
-      args.b = in.db.get();
-      args.sfb = in.dsfb.as<float>();
-      args.out = make_spec(f, out_data.get(), out_scales.get());
+      QuantizeArgs qa;
+      std::vector<DeviceBuffer> set_data, set_scales;
+      std::vector<GemmNTArgs> set_args, set_args_pdl;
+      std::unique_ptr<GraphTimer> graph, graph_pdl;
+      int events = -1, graph_h = -1, graph_pdl_h = -1, quant = -1;
+    };
+    std::vector<std::unique_ptr<Variant>> variants;
+    bool context_lost = false;
+    for (const TileRequest& tile : tiles) {
+      for (const OutFormatChoice& f : formats) {
+        if (context_lost) break;
+        auto vp = std::make_unique<Variant>();
+        Variant& v = *vp;
+        v.f = f;
+        v.tile = tile;
+        v.row.op = "gemm_nt";
+        v.row.M = s.M;
+        v.row.N = s.N;
+        v.row.K = s.K;
+        v.row.format = tile.is_auto() ? f.name : f.name + "@" + tile.name;
+        v.row.mxgemm_us = kNotRun;
+        v.note = cub_note;
+        auto add_note = [&v](const std::string& t) { v.note += (v.note.empty() ? "" : "; ") + t; };
+        v.floor_us = gemm_floor_us(s, f, &v.bytes);
+        v.row.extra["floor_us"] = v.floor_us;
+        if (std::isfinite(cub_err)) v.row.extra["cublaslt_rel_err"] = cub_err;
+        if (!tile.is_auto()) {
+          v.row.extra["tile_block_m"] = tile.block_m;
+          v.row.extra["tile_block_n"] = tile.block_n;
+          v.row.extra["tile_cluster_m"] = tile.cluster_m;
+          v.row.extra["tile_cluster_n"] = tile.cluster_n;
+        }
 
-      // mxgemm: one checked call on poisoned outputs, then the timing.
-      bool ran = false;
-      try {
-        out_data.fill(0xff);
-        out_scales.fill(0xff);
-        fp8_gemm_nt(args, st);
-        check_cuda(cudaGetLastError(), "fp8_gemm_nt launch");
-        check_cuda(cudaStreamSynchronize(st), "fp8_gemm_nt");
-        ran = true;
-      } catch (const Error& e) {
-        add_note(std::string("mxgemm not run: ") + short_what(e));
-      } catch (const std::exception& e) {
-        add_note(std::string("mxgemm failed: ") + short_what(e));
-        // A fault inside a kernel leaves the context unusable: stop here with what was measured.
-        if (cudaGetLastError() != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
-          row.note = note + "; CUDA context lost, gemm mode stopped";
-          rows.push_back(row);
-          return rows;
-        }
-      }
-      if (ran) {
-        if (ctx.verify) {
-          const Verdict v = verify_output(f, out_data, out_scales, s.M, s.N, vrows, ref);
-          row.verified = v.ok;
-          row.extra["rel_err"] = v.err;
-          row.extra["ref_quant_err"] = v.ref_quant_err;
-          row.extra["byte_mismatch_frac"] = v.byte_mismatch;
-          if (!v.ok) add_note("VERIFY FAILED");
-        }
-        try {
-          row.mxgemm_us = time_us(ctx, [&] { fp8_gemm_nt(args, st); });
-          // The same on R cold sets in one graph (no per-call event overhead).
-          std::vector<DeviceBuffer> set_data, set_scales;
-          std::vector<GemmNTArgs> set_args;
-          for (int r = 0; r < R; ++r) {
-            set_data.emplace_back(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
-            set_scales.emplace_back(scale_buffer_bytes(f, s.M, s.N));
-            GemmNTArgs ar = args;
-            ar.a = set_a_ptr(r);
-            ar.b = set_b_ptr(r);
-            ar.out = make_spec(f, set_data.back().get(), set_scales.back().get());
-            set_args.push_back(ar);
-          }
-          const double g_us = graph_us_per_call(ctx, R, [&](int r) { fp8_gemm_nt(set_args[r], st); });
-          row.extra["graph_us_per_call"] = g_us;
-          row.extra["graph_calls"] = R;
-          // The same graph with programmatic dependent launch (GemmNTArgs::pdl): each call may start while the
-          // previous one finishes (its weights stream in early). What a chain of GEMMs in a graph sees per call.
-          for (GemmNTArgs& ar : set_args) ar.pdl = true;
-          row.extra["graph_pdl_us_per_call"] = graph_us_per_call(ctx, R, [&](int r) { fp8_gemm_nt(set_args[r], st); });
-          if (std::isfinite(cub_graph_us)) {
-            row.extra["cublaslt_graph_us_per_call"] = cub_graph_us;
-            row.extra["speedup_graph_vs_cublaslt"] = cub_graph_us / g_us;
-          }
-        } catch (const std::exception& e) {
-          add_note(std::string("mxgemm timing failed: ") + short_what(e));
-        }
-      }
+        v.out_data = DeviceBuffer(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
+        v.out_scales = DeviceBuffer(scale_buffer_bytes(f, s.M, s.N));
+        v.args.M = s.M;
+        v.args.N = s.N;
+        v.args.K = s.K;
+        v.args.a = in.da.get();
+        v.args.sfa = in.dsfa.as<float>();
+        v.args.b = in.db.get();
+        v.args.sfb = in.dsfb.as<float>();
+        v.args.out = make_spec(f, v.out_data.get(), v.out_scales.get());
+        auto gemm = [tile](const GemmNTArgs& a, cudaStream_t stream) {
+          if (tile.is_auto())
+            fp8_gemm_nt(a, stream);
+          else
+            host::fp8_gemm_nt_with_tile(a, tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n, stream);
+        };
 
-      // The unfused pipeline's second half: mxgemm::quantize of the bf16 GEMM output.
-      double q_us = kNotRun;
-      if (f.format != OutFormat::kBF16) {
-        DeviceBuffer q_data(static_cast<size_t>(s.M * s.N)), q_scales(scale_buffer_bytes(f, s.M, s.N));
-        QuantizeArgs qa;
-        qa.M = s.M;
-        qa.N = s.N;
-        qa.x = d_cub.get();
-        qa.type = InputType::kBF16;
-        qa.out = make_spec(f, q_data.get(), q_scales.get());
+        bool ran = false;
         try {
-          quantize(qa, st);
-          check_cuda(cudaGetLastError(), "quantize launch");
-          check_cuda(cudaStreamSynchronize(st), "quantize");
-          q_us = time_us(ctx, [&] { quantize(qa, st); });
+          v.out_data.fill(0xff);
+          v.out_scales.fill(0xff);
+          gemm(v.args, st);
+          check_cuda(cudaGetLastError(), "fp8_gemm_nt launch");
+          check_cuda(cudaStreamSynchronize(st), "fp8_gemm_nt");
+          ran = true;
         } catch (const Error& e) {
-          add_note(std::string("quantize not run: ") + short_what(e));
+          add_note(std::string("mxgemm not run: ") + short_what(e));
         } catch (const std::exception& e) {
-          add_note(std::string("quantize failed: ") + short_what(e));
+          add_note(std::string("mxgemm failed: ") + short_what(e));
+          // A fault inside a kernel leaves the context unusable: stop here with what was measured.
           if (cudaGetLastError() != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
-            row.note = note + "; CUDA context lost, gemm mode stopped";
-            rows.push_back(row);
-            return rows;
+            add_note("CUDA context lost, gemm mode stopped");
+            context_lost = true;
           }
         }
+        if (ran) {
+          if (ctx.verify) {
+            const Verdict vd = verify_output(f, v.out_data, v.out_scales, s.M, s.N, vrows, ref);
+            v.row.verified = vd.ok;
+            v.row.extra["rel_err"] = vd.err;
+            v.row.extra["ref_quant_err"] = vd.ref_quant_err;
+            v.row.extra["byte_mismatch_frac"] = vd.byte_mismatch;
+            if (!vd.ok) add_note("VERIFY FAILED");
+          }
+          try {
+            for (int r = 0; r < R; ++r) {
+              v.set_data.emplace_back(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
+              v.set_scales.emplace_back(scale_buffer_bytes(f, s.M, s.N));
+              GemmNTArgs ar = v.args;
+              ar.a = set_a_ptr(r);
+              ar.b = set_b_ptr(r);
+              ar.out = make_spec(f, v.set_data.back().get(), v.set_scales.back().get());
+              v.set_args.push_back(ar);
+              ar.pdl = true;
+              v.set_args_pdl.push_back(ar);
+            }
+            v.graph = std::make_unique<GraphTimer>(ctx, R, [&](int r) { gemm(v.set_args[r], st); });
+            // The same graph with programmatic dependent launch (GemmNTArgs::pdl): each call may start while the
+            // previous one finishes (its weights stream in early). What a chain of GEMMs in a graph sees per call.
+            v.graph_pdl = std::make_unique<GraphTimer>(ctx, R, [&](int r) { gemm(v.set_args_pdl[r], st); });
+            v.events = timing.add([&v, &ctx, gemm, st] { return time_us(ctx, [&] { gemm(v.args, st); }); });
+            v.graph_h = timing.add([&v, &ctx] { return v.graph->time(ctx); });
+            v.graph_pdl_h = timing.add([&v, &ctx] { return v.graph_pdl->time(ctx); });
+          } catch (const std::exception& e) {
+            add_note(std::string("mxgemm timing setup failed: ") + short_what(e));
+          }
+        }
+
+        // The unfused pipeline's second half: mxgemm::quantize of the bf16 GEMM output (once per format).
+        if (f.format != OutFormat::kBF16 && tile.is_auto() && !context_lost) {
+          v.q_data = DeviceBuffer(static_cast<size_t>(s.M * s.N));
+          v.q_scales = DeviceBuffer(scale_buffer_bytes(f, s.M, s.N));
+          v.qa.M = s.M;
+          v.qa.N = s.N;
+          v.qa.x = d_cub.get();
+          v.qa.type = InputType::kBF16;
+          v.qa.out = make_spec(f, v.q_data.get(), v.q_scales.get());
+          try {
+            quantize(v.qa, st);
+            check_cuda(cudaGetLastError(), "quantize launch");
+            check_cuda(cudaStreamSynchronize(st), "quantize");
+            v.quant = timing.add([&v, &ctx, st] { return time_us(ctx, [&] { quantize(v.qa, st); }); });
+          } catch (const Error& e) {
+            add_note(std::string("quantize not run: ") + short_what(e));
+          } catch (const std::exception& e) {
+            add_note(std::string("quantize failed: ") + short_what(e));
+            if (cudaGetLastError() != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
+              add_note("CUDA context lost, gemm mode stopped");
+              context_lost = true;
+            }
+          }
+        }
+        variants.push_back(std::move(vp));
+      }
+    }
+
+    std::printf(", timing (%d interleaved rounds)\n", ctx.rounds);
+    std::fflush(stdout);
+    if (!context_lost) timing.run(ctx.rounds);
+
+    const double cub_us = cub_events >= 0 ? timing.median(cub_events) : kNotRun;
+    const double cub_graph_us = cub_graph >= 0 ? timing.median(cub_graph) : kNotRun;
+    for (auto& vp : variants) {
+      Variant& v = *vp;
+      BenchRow& row = v.row;
+      auto add_note = [&v](const std::string& t) { v.note += (v.note.empty() ? "" : "; ") + t; };
+      row.peers[cub] = cub_us;
+      if (cub_events >= 0 && !timing.error(cub_events).empty()) add_note("cuBLASLt timing: " + timing.error(cub_events));
+      if (v.events >= 0) {
+        row.mxgemm_us = timing.median(v.events);
+        row.extra["events_spread"] = timing.spread(v.events);
+        row.extra["graph_us_per_call"] = timing.median(v.graph_h);
+        row.extra["graph_spread"] = timing.spread(v.graph_h);
+        row.extra["graph_calls"] = R;
+        row.extra["graph_pdl_us_per_call"] = timing.median(v.graph_pdl_h);
+        for (int h : {v.events, v.graph_h, v.graph_pdl_h})
+          if (!timing.error(h).empty()) add_note("mxgemm timing failed: " + timing.error(h));
+        if (std::isfinite(cub_graph_us)) {
+          row.extra["cublaslt_graph_us_per_call"] = cub_graph_us;
+          row.extra["speedup_graph_vs_cublaslt"] = cub_graph_us / timing.median(v.graph_h);
+        }
+      }
+      double q_us = kNotRun;
+      if (v.quant >= 0) {
+        q_us = timing.median(v.quant);
+        if (!timing.error(v.quant).empty()) add_note("quantize timing failed: " + timing.error(v.quant));
+      }
+      if (v.f.format != OutFormat::kBF16 && v.tile.is_auto()) {
         row.peers["quantize"] = q_us;
         row.peers[cub + "+quantize"] = cub_us + q_us;
       }
-
-      const double pipeline_us = f.format == OutFormat::kBF16 ? cub_us : cub_us + q_us;
+      const double pipeline_us = v.f.format == OutFormat::kBF16 ? cub_us : cub_us + q_us;
       if (std::isfinite(row.mxgemm_us)) {
         row.extra["tflops"] = 2.0 * s.M * s.N * s.K / row.mxgemm_us / 1e6;
-        row.extra["gbps"] = bytes / row.mxgemm_us / 1e3;
-        row.extra["floor_frac"] = floor_us / row.mxgemm_us;
+        row.extra["gbps"] = v.bytes / row.mxgemm_us / 1e3;
+        row.extra["floor_frac"] = v.floor_us / row.mxgemm_us;
         row.extra["speedup_vs_cublaslt"] = cub_us / row.mxgemm_us;
-        row.extra["speedup_vs_cublaslt_plus_quant"] = pipeline_us / row.mxgemm_us;
+        if (std::isfinite(pipeline_us)) row.extra["speedup_vs_cublaslt_plus_quant"] = pipeline_us / row.mxgemm_us;
       }
-      row.note = note;
+      row.note = v.note;
       rows.push_back(row);
     }
+    if (context_lost) return rows;
   }
   return rows;
 }

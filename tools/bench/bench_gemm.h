@@ -22,6 +22,16 @@ struct OutFormatChoice {
   ScaleLayout layout = ScaleLayout::kCompact;
 };
 
+// A tile configuration to time (--tiles): "auto" = the library's cost model (the public fp8_gemm_nt), or
+// BMxBN[xCLUSTER_M[xCLUSTER_N]] forced through the internal dispatcher (rows then read "<format>@<tile>").
+struct TileRequest {
+  std::string name = "auto";
+  int block_m = 0, block_n = 0, cluster_m = 1, cluster_n = 1;
+  bool is_auto() const { return block_m == 0; }
+};
+// Parses "auto" or BMxBN[xCMxCN]; false if malformed.
+bool parse_tile(const std::string& text, TileRequest* out);
+
 // The dense shapes of PEERS.md, in its order.
 std::vector<GemmShape> peers_dense_shapes();
 // All output formats above, in that order.
@@ -29,12 +39,14 @@ std::vector<OutFormatChoice> all_out_formats();
 // Parses one format name; false if unknown.
 bool parse_out_format(const std::string& name, OutFormatChoice* out);
 
-// One row per (shape, format), plus two ceiling rows first (op "ceiling_copy": extra copy_TBps; op
+// One row per (shape, tile, format), plus two ceiling rows first (op "ceiling_copy": extra copy_TBps; op
 // "ceiling_cublaslt_fp8": 8192^3, extra tflops) unless `ceilings` is false. A configuration mxgemm does not run
 // yet (kNotImplemented, ...) gives a row with mxgemm_us = NaN (JSON null) and a note; peers are still timed.
 // `peer_log`, if given, receives the cuBLASLt calibration log (operand order, scale layouts, errors).
+// All measurements of one shape are interleaved over ctx.rounds rounds (see Interleaved in bench_gemm.cu).
 std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<GemmShape>& shapes,
-                                 const std::vector<OutFormatChoice>& formats, bool ceilings = true,
+                                 const std::vector<OutFormatChoice>& formats,
+                                 const std::vector<TileRequest>& tiles = {TileRequest{}}, bool ceilings = true,
                                  std::string* peer_log = nullptr);
 
 // Lower bound on the time of the fused op (µs): max(FLOPs / 1979 TFLOP/s, fewest bytes / 3.0 TB/s), the H100

@@ -1,7 +1,7 @@
 // mxgemm-bench: mxgemm's kernels beside their peers, measured in the same run; prints a table and writes JSON.
 //
-//   mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats bf16,mxfp8,...] [--iters N]
-//                [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]
+//   mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats bf16,mxfp8,...] [--tiles auto,...]
+//                [--iters N] [--rounds N] [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]
 //
 // Exit status: 0 done; 1 error; 2 no SM90 GPU (or bad flags); 3 a row failed verification (note "VERIFY FAILED").
 // JSON: {"device", "date", "git", "command", ..., "rows": [{"op", "M", "N", "K", "format", "mxgemm_us",
@@ -44,12 +44,14 @@ namespace {
 
 void usage(FILE* f) {
   std::fprintf(f,
-               "usage: mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats F,...]\n"
-               "                    [--iters N] [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]\n"
+               "usage: mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats F,...] [--tiles T,...]\n"
+               "                    [--iters N] [--rounds N] [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]\n"
                "  --mode      what to run (default all)\n"
                "  --shapes    GEMM shapes, default the dense shapes of PEERS.md\n"
                "  --formats   output formats: bf16,mxfp8,mxfp8_blocked,mxfp8_floor,g128_fp32,g128_ue8m0 (default all)\n"
+               "  --tiles     gemm tiles: auto (the cost model) and/or BMxBN[xCMxCN] forced (default auto)\n"
                "  --iters     timed calls per measurement, median reported (default 30)\n"
+               "  --rounds    gemm mode: interleaved rounds over all measurements of a shape, median (default 5)\n"
                "  --warmup    untimed calls first (default 5)\n"
                "  --out       JSON path; default $OUT/bench-<mode>.json when OUT is set, else\n"
                "              <repo>/bench/results/<date>-<gpu>-<mode>.json\n"
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   std::string mode = "all", out_path;
   std::vector<GemmShape> shapes = peers_dense_shapes();
   std::vector<OutFormatChoice> formats = all_out_formats();
+  std::vector<TileRequest> tiles = {TileRequest{}};
   BenchContext ctx;
   bool ceilings = true;
   std::string command;
@@ -185,6 +188,22 @@ int main(int argc, char** argv) {
         }
         formats.push_back(f);
       }
+    } else if (a == "--tiles") {
+      tiles.clear();
+      for (const auto& t : split(value("--tiles"), ',')) {
+        TileRequest tr;
+        if (!parse_tile(t, &tr)) {
+          std::fprintf(stderr, "mxgemm-bench: --tiles: '%s' is not auto or BMxBN[xCMxCN]\n", t.c_str());
+          return 2;
+        }
+        tiles.push_back(tr);
+      }
+    } else if (a == "--rounds") {
+      ctx.rounds = std::atoi(value("--rounds").c_str());
+      if (ctx.rounds < 1) {
+        std::fprintf(stderr, "mxgemm-bench: --rounds must be >= 1\n");
+        return 2;
+      }
     } else if (a == "--iters") {
       ctx.iters = std::atoi(value("--iters").c_str());
       if (ctx.iters < 1) {
@@ -225,8 +244,10 @@ int main(int argc, char** argv) {
     cudaDriverGetVersion(&drv);
     std::snprintf(ver, sizeof ver, "runtime %d, driver %d", rt, drv);
     meta.strings.push_back({"cuda", ver});
-    std::printf("mxgemm-bench on %s (%d SMs), git %s, mode %s, %d iters (median), L2 flushed between calls\n",
-                dev.name.c_str(), dev.sms, meta.git.c_str(), mode.c_str(), ctx.iters);
+    std::printf("mxgemm-bench on %s (%d SMs), git %s, mode %s, %d iters (median), L2 flushed between calls, "
+                "gemm measurements interleaved over %d rounds\n",
+                dev.name.c_str(), dev.sms, meta.git.c_str(), mode.c_str(), ctx.iters, ctx.rounds);
+    meta.numbers.push_back({"rounds", static_cast<double>(ctx.rounds)});
 
     if (out_path.empty()) {
       const char* out_env = std::getenv("OUT");
@@ -244,7 +265,7 @@ int main(int argc, char** argv) {
 
     if (mode == "gemm" || mode == "all") {
       std::string log;
-      auto r = bench_gemm(ctx, shapes, formats, ceilings, &log);
+      auto r = bench_gemm(ctx, shapes, formats, tiles, ceilings, &log);
       meta.strings.push_back({"cublaslt_peer", log});
       rows.insert(rows.end(), r.begin(), r.end());
       if (mode == "all") {
