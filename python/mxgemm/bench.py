@@ -6,10 +6,15 @@ Paths, all producing MXFP8 (e4m3 + e8m0 RCEIL, compact) from the same FP8 inputs
   cublas+mxquant    cuBLAS blockwise FP8 GEMM (torch._scaled_mm, bf16 out), then mxgemm.quantize
   compiled          torch.compile(fullgraph=True) of torch._scaled_mm (bf16 out) + an RCEIL quantizer written in
                     torch ops (the seed's baseline); the GEMM is blockwise when Inductor takes it, else rowwise
-and two GEMM-only references with bf16 out: mxgemm_bf16, cublas_bf16.
+and GEMM-only references with bf16 out: mxgemm_bf16, cublas_bf16, and deepgemm_bf16 when the DeepGEMM package
+(`import deep_gemm`, built separately; mxgemm never builds or ships it) is importable: deep_gemm.fp8_gemm_nt, the same
+recipe, its A scales pre-transformed once into the layout it wants (so only its GEMM kernel runs per call).
 
 Per path and shape (PEERS.md dense shapes):
-  kernel_us  sum of device kernel time per call (torch.profiler), L2 flushed (256 MB memset) before each call
+  kernel_us  sum of device kernel time per call (torch.profiler), L2 flushed (256 MB memset) before each call;
+             median over --rounds interleaved rounds (every path once per round, each round starting one path
+             further): the H100 runs at its power cap under GEMM load, and a path timed right after an idle phase
+             reads faster than one timed after others (bench/results/2026-11-25-h100-gemm-s3-order-rounds*.json)
   graph_us   the path captured in a CUDA graph and replayed back to back (end to end on the GPU, warm L2)
   eager_us   wall time per call of back-to-back eager Python calls (end to end with host overhead)
   rel_err    ||dequant(out) - D||_F / ||D||_F against the FP64 reference D on the GPU
@@ -29,7 +34,7 @@ import mxgemm
 
 SHAPES = [(1, 7168, 2048), (128, 7168, 2048), (256, 7168, 2048), (128, 4096, 7168), (256, 4096, 7168),
           (4096, 7168, 2048), (4096, 4096, 7168), (8192, 7168, 2048)]
-PATHS = ["fused", "mxgemm_unfused", "cublas+mxquant", "compiled", "mxgemm_bf16", "cublas_bf16"]
+PATHS = ["fused", "mxgemm_unfused", "cublas+mxquant", "compiled", "mxgemm_bf16", "cublas_bf16", "deepgemm_bf16"]
 
 
 def cdiv(a, b):
@@ -147,7 +152,16 @@ def rel_err(torch, x, ref):
 
 
 # ---- one shape -------------------------------------------------------------------------------------------------
-def run_shape(torch, M, N, K, iters, accuracy, compiled_cache):
+def deepgemm_module():
+    """The DeepGEMM package if it imports (a peer built outside mxgemm), else None."""
+    try:
+        import deep_gemm  # noqa: PLC0415
+        return deep_gemm
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def run_shape(torch, M, N, K, iters, accuracy, compiled_cache, rounds=3):
     kb, nb = cdiv(K, 128), cdiv(N, 128)
     g = torch.Generator(device="cuda").manual_seed(M * 7 + N * 3 + K)
     A = torch.randn(M, K, device="cuda", generator=g).to(torch.float8_e4m3fn)
@@ -234,16 +248,50 @@ def run_shape(torch, M, N, K, iters, accuracy, compiled_cache):
         paths["cublas_bf16"] = cublas_gemm
     if comp is not None:
         paths["compiled"] = comp
-    row = {"M": M, "N": N, "K": K, "compiled_gemm_scales": comp_kind, "paths": {}, "notes": notes}
-    for name, fn in paths.items():
-        r = {}
+    dg = deepgemm_module()
+    h_dg = None
+    if dg is not None:
         try:
-            r["kernel_us"], r["kernels"] = kernel_us(torch, fn, iters)
+            sfa_dg = dg.get_mn_major_tma_aligned_tensor(sfa_rm)
+            h_dg = torch.empty(M, N, dtype=torch.bfloat16, device="cuda")
+
+            def deepgemm_bf16():
+                dg.fp8_gemm_nt((A, sfa_dg), (B, sfb), h_dg, recipe=None, disable_ue8m0_cast=True)
+
+            deepgemm_bf16()  # JIT-compiles its kernel for this shape before any timing
+            torch.cuda.synchronize()
+            paths["deepgemm_bf16"] = deepgemm_bf16
+        except Exception as e:  # noqa: BLE001
+            h_dg = None
+            notes.append(f"DeepGEMM failed: {type(e).__name__}: {str(e)[:160]}")
+    row = {"M": M, "N": N, "K": K, "compiled_gemm_scales": comp_kind, "paths": {}, "notes": notes,
+           "rounds": rounds}
+    for name in paths:
+        row["paths"][name] = {"kernel_us_rounds": []}
+    names = list(paths)
+    for rnd in range(rounds):
+        for j in range(len(names)):
+            name = names[(j + rnd) % len(names)]
+            r = row["paths"][name]
+            if "error" in r:
+                continue
+            try:
+                us, r["kernels"] = kernel_us(torch, paths[name], iters)
+                r["kernel_us_rounds"].append(us)
+            except Exception as e:  # noqa: BLE001
+                r["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+    for name, fn in paths.items():
+        r = row["paths"][name]
+        if r["kernel_us_rounds"]:
+            v = sorted(r["kernel_us_rounds"])
+            r["kernel_us"] = v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+        if "error" in r:
+            continue
+        try:
             r["graph_us"] = graph_us(torch, fn)
             r["eager_us"] = eager_us(torch, fn)
         except Exception as e:  # noqa: BLE001
             r["error"] = f"{type(e).__name__}: {str(e)[:300]}"
-        row["paths"][name] = r
 
     if accuracy:
         ref = reference64(torch, A, sfa_rm, B, sfb)
@@ -263,6 +311,10 @@ def run_shape(torch, M, N, K, iters, accuracy, compiled_cache):
             tq, ts = torch_mxfp8_rceil(torch, y)
             row["torch_quantizer_matches_mxgemm"] = bool(torch.equal(ts, cs) and
                                                           torch.equal(tq.view(torch.uint8), cq.view(torch.uint8)))
+        if h_dg is not None:
+            paths["deepgemm_bf16"]()
+            torch.cuda.synchronize()
+            P["deepgemm_bf16"]["rel_err"] = rel_err(torch, h_dg, ref)
         if comp is not None and comp_kind == "blockwise":
             q, s = comp()
             torch.cuda.synchronize()
@@ -274,12 +326,15 @@ def run_shape(torch, M, N, K, iters, accuracy, compiled_cache):
     f = row["paths"]["fused"]
     if "kernel_us" in f:
         row["fused_TFLOPs"] = flops / f["kernel_us"] / 1e6
-        for other in ("mxgemm_unfused", "cublas+mxquant", "compiled", "cublas_bf16"):
+        for other in ("mxgemm_unfused", "cublas+mxquant", "compiled", "cublas_bf16", "deepgemm_bf16"):
             o = row["paths"].get(other, {})
             if "kernel_us" in o:
                 row[f"speedup_kernel_vs_{other}"] = o["kernel_us"] / f["kernel_us"]
             if "graph_us" in o and "graph_us" in f:
                 row[f"speedup_graph_vs_{other}"] = o["graph_us"] / f["graph_us"]
+    m_bf16, d_bf16 = row["paths"].get("mxgemm_bf16", {}), row["paths"].get("deepgemm_bf16", {})
+    if "kernel_us" in m_bf16 and "kernel_us" in d_bf16:
+        row["speedup_kernel_mxgemm_bf16_vs_deepgemm_bf16"] = d_bf16["kernel_us"] / m_bf16["kernel_us"]
     return row
 
 
@@ -394,6 +449,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", default=None, help="M,N,K;M,N,K;... (default: the PEERS.md dense shapes)")
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds per shape (median)")
     ap.add_argument("--out", default=".", help="directory for python-bench.json and python-bench.png")
     ap.add_argument("--name", default="python-bench")
     ap.add_argument("--no-accuracy", action="store_true")
@@ -416,7 +472,8 @@ def main(argv=None):
         rev = None
     prop = torch.cuda.get_device_properties(0)
     res = {"device": prop.name, "sms": prop.multi_processor_count, "torch": torch.__version__,
-           "mxgemm": mxgemm.__version__, "git": rev, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+           "mxgemm": mxgemm.__version__, "git": rev,
+           "deepgemm": getattr(deepgemm_module(), "__version__", None), "date": datetime.datetime.now().isoformat(timespec="seconds"),
            "command": "python -m mxgemm.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
            "method": __doc__.split("Per path and shape")[1].strip(), "shapes": []}
     json_path = os.path.join(args.out, args.name + ".json")
@@ -434,7 +491,7 @@ def main(argv=None):
             res.setdefault("skipped_shapes", []).append([M, N, K])
             continue
         t = time.time()
-        r = run_shape(torch, M, N, K, args.iters, not args.no_accuracy, None)
+        r = run_shape(torch, M, N, K, args.iters, not args.no_accuracy, None, args.rounds)
         r["bench_seconds"] = round(time.time() - t, 1)
         res["shapes"].append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "paths"}), flush=True)
