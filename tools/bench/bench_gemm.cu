@@ -260,7 +260,11 @@ int graph_sets(double set_bytes) {
 // after other GEMMs (-s3-order-rounds1.json: mxfp8 timed first, bf16 after it). Timing each candidate to completion
 // one after the other therefore favours whichever runs first. Instead every measurement of a shape (cuBLASLt, each
 // format and tile, events and graphs, the quantizer) is taken once per round, each round starts one step further
-// along the list, and each reports its median over the rounds (-s3-order-rounds5.json).
+// along the list, and each reports its median over the rounds (-s3-order-rounds5.json). Interleaving alone left a
+// position effect: a measurement that followed a back-to-back GEMM graph read slower than one that followed a
+// (memory-bound, cooler) quantizer measurement (-s3-final1-all.json: mxfp8, the only format right after bf16's PDL
+// graph, was the slowest format at every large shape). So each sample is taken right after an untimed run of the
+// same measurement, which puts the GPU into that workload's own power state first.
 class Interleaved {
  public:
   // Registers a measurement; returns its handle. `once` returns one sample in µs (it may throw).
@@ -275,6 +279,7 @@ class Interleaved {
         Item& it = items_[(i + static_cast<size_t>(r)) % n];
         if (!it.error.empty()) continue;
         try {
+          it.once();  // priming run, discarded
           it.samples.push_back(it.once());
         } catch (const std::exception& e) {
           it.error = short_what(e);
