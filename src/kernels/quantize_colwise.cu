@@ -50,6 +50,8 @@ cudaError_t run_colwise(InputType type, const QuantParams& p, const OutputSpec& 
   QuantParams q = p;
   q.raster_n = t.raster > 0 ? t.raster : 0;  // 0: each kernel's default, 1 KB of each input row
   q.evict_first = t.evict == 1;
+  q.scales_evict_last = t.scale_hint == 0;
+  q.loads_evict_first = t.load_hint == 1;
   if (type == InputType::kFP32) {
     return dispatch_format(out, [&]<class Pol>() { return launch_colwise<InFP32, Pol>(q, num_sms, t, stream); });
   }

@@ -108,9 +108,12 @@ struct MxFp8 {
     const uint8_t b = kRule == ScaleRule::kRCEIL ? rules::e8m0_rceil(amax) : rules::e8m0_floor(amax);
     return {b, rules::e8m0_multiplier(b)};
   }
+  // Byte offset of the scale of (row, group).
+  __device__ __forceinline__ static int64_t offset(const ScaleDst& d, int64_t row, int64_t group) {
+    return kBlocked ? rules::blocked128x4_offset(row, group, d.cols) : row * d.ld + group;
+  }
   __device__ __forceinline__ static void store(const ScaleDst& d, int64_t row, int64_t group, const Scale& s) {
-    const int64_t off = kBlocked ? rules::blocked128x4_offset(row, group, d.cols) : row * d.ld + group;
-    static_cast<uint8_t*>(d.p)[off] = s.byte;
+    static_cast<uint8_t*>(d.p)[offset(d, row, group)] = s.byte;
   }
 };
 
@@ -566,7 +569,9 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(co
 // instruction the 8 row chunks would read rows 16c + j, which share r % 8 and so the swizzled 16-byte chunk; each
 // lane therefore visits its 16 rows rotated by c (row 16c + ((j + c) & 15) at step j), which puts the 8 lanes in 8
 // different chunks (the 4 column pairs in its 4 words): 32 banks. The amax is order-free; the 16 e4m3 bytes are
-// rotated back (rotl_bytes16) before their one 16-byte store.
+// rotated back (rotl_bytes16) before their one 16-byte store. Scales: the group's first lane puts each scale into
+// the block's scale stage in shared memory; after the barrier that completes the tile, store_tile_scales writes one
+// 32-bit word per output row and 128-row slice (compact e8m0: 4 groups; no shuffles, no per-lane scale stores).
 namespace tmacw {
 template <int kTM, int kTN>
 struct Shape {
@@ -580,8 +585,12 @@ struct Shape {
   static constexpr int kWarpItems = kQuads * (kRowChunks / 8);    // 8 row chunks x 4 column pairs each
   static constexpr int kThreadsT = kWarpItems / 2 * 32 < 256 ? kWarpItems / 2 * 32 : 256;  // 2+ items per warp
   static constexpr int kItemsPerWarp = kWarpItems * 32 / kThreadsT;
-  static constexpr int kMinBlocks = 65536 / (kThreadsT * 72);     // register cap 72 (64 spills a few words)
+  static constexpr int kMinBlocks = 65536 / (kThreadsT * 64);     // register cap 64
   static_assert(kItemsPerWarp * kThreadsT == kWarpItems * 32, "block shape");
+  // Scale stage: one 32-bit word per output row (kTN) and 128-row slice of the tile (kTM / 128), [slice][row]:
+  // the 4 e8m0 bytes of the slice's groups of 32 (byte j = group j), or the FP32 scale of its group of 128.
+  static constexpr int kScaleWords = kTM / 128 * kTN;
+  static_assert(kScaleWords <= kThreadsT, "store_tile_scales: one word per thread");
 };
 
 // Rotates 16 bytes (little-endian across x..w) towards higher byte positions by r (0..7): out[i] = in[(i - r) % 16].
@@ -597,6 +606,48 @@ __device__ __forceinline__ uint4 rotl_bytes16(uint4 b, int r) {
   const uint32_t s = static_cast<uint32_t>(r & 3) * 8u;
   return make_uint4(__funnelshift_l(t3, t0, s), __funnelshift_l(t0, t1, s), __funnelshift_l(t1, t2, s),
                     __funnelshift_l(t2, t3, s));
+}
+
+__device__ __forceinline__ uint8_t* scale_stage_bytes(uint32_t* stage) { return reinterpret_cast<uint8_t*>(stage); }
+
+// Writes a tile's scale stage (Shape::kScaleWords, filled by the whole block) to the scale buffer: thread i takes
+// word i, i.e. output row n0 + i % kTN and the groups of input rows m0 + 128 (i / kTN) + [0, 128). e8m0: one 32-bit
+// store when the word's 4 groups exist and their bytes are contiguous and 4-byte aligned (blocked128x4: always, the
+// word is one 128x4 tile row; compact: ld % 4 == 0), else the existing bytes one by one. FP32 (MN-major): threads
+// of consecutive rows store consecutive floats. evict_last: the 32-bit stores carry the L2 evict-last policy. A
+// compact e8m0 row gets 4 bytes per tile, so each 32-byte sector of the scale buffer is completed by 8 tiles and
+// each line by 32; lines evicted before that are written back to DRAM partially and more than once (without the
+// policy the scale stores added more DRAM write bytes than the scale buffer holds: bench/results/
+// 2026-11-25-h100-quantize-colwise-s3-run2-ncu.log).
+template <class Pol, int kTM, int kTN, int kThreadsT>
+__device__ __forceinline__ void store_tile_scales(const uint32_t* stage, const ScaleDst& sd, int64_t N, uint32_t m0,
+                                                  uint32_t n0, int tid, bool evict_last) {
+  if (tid >= Shape<kTM, kTN>::kScaleWords) return;
+  const int64_t r = static_cast<int64_t>(n0) + tid % kTN;
+  if (r >= N) return;
+  const uint32_t word = stage[tid];
+  const int64_t m = static_cast<int64_t>(m0) + 128 * (tid / kTN);  // first input row of the word's slice
+  if constexpr (Pol::kByteScale) {
+    const int64_t g0 = m / Pol::kGroup;
+    uint8_t* const s = static_cast<uint8_t*>(sd.p);
+    if (g0 + 4 <= sd.cols && (Pol::kBlocked || sd.ld % 4 == 0)) {
+      uint32_t* const dst = reinterpret_cast<uint32_t*>(s + Pol::offset(sd, r, g0));
+      if (evict_last) ptx::st_global_u32_hint(dst, word, ptx::l2_policy_evict_last());
+      else *dst = word;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (g0 + j < sd.cols) s[Pol::offset(sd, r, g0 + j)] = static_cast<uint8_t>(word >> (8 * j));
+      }
+    }
+  } else {
+    const int64_t g = m / Pol::kGroup;
+    if (g < sd.cols) {
+      float* const dst = static_cast<float*>(sd.p) + g * sd.ld + r;
+      if (evict_last) ptx::st_global_u32_hint(dst, word, ptx::l2_policy_evict_last());
+      else *dst = __uint_as_float(word);
+    }
+  }
 }
 }  // namespace tmacw
 
@@ -619,6 +670,7 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
   constexpr int kWarps = S::kThreadsT / 32;
   extern __shared__ uint8_t smem_raw[];  // kStages stages (+ the e4m3 output tile [kTN][kTM]) + 1 KB alignment slack
   __shared__ uint64_t full[kStages];
+  __shared__ uint32_t sscale[S::kScaleWords];  // the tile's scales, see tmacw::store_tile_scales
   const uint32_t raw = staged::smem_addr(smem_raw);
   const uint32_t sbase = (raw + 1023u) & ~1023u;  // the 128-byte swizzle pattern repeats every 1024 bytes
   uint8_t* const sgen = smem_raw + (sbase - raw);
@@ -648,8 +700,15 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
     ptx::mbarrier_arrive_expect_tx(&full[stage], S::kStageBytes);
 #pragma unroll
     for (int b = 0; b < S::kBoxes; ++b) {
-      ptx::tma_load_2d(&tmap, &full[stage], sgen + stage * S::kStageBytes + b * S::kBoxBytes,
-                       static_cast<int32_t>(n0 + b * S::kBoxCols), static_cast<int32_t>(m0));
+      if (p.loads_evict_first) {
+        ptx::tma_load_2d_hint(&tmap, staged::smem_addr(&full[stage]),
+                              sbase + static_cast<uint32_t>(stage * S::kStageBytes + b * S::kBoxBytes),
+                              static_cast<int32_t>(n0 + b * S::kBoxCols), static_cast<int32_t>(m0),
+                              ptx::l2_policy_evict_first());
+      } else {
+        ptx::tma_load_2d(&tmap, &full[stage], sgen + stage * S::kStageBytes + b * S::kBoxBytes,
+                         static_cast<int32_t>(n0 + b * S::kBoxCols), static_cast<int32_t>(m0));
+      }
     }
   };
   if (tid == 0) {
@@ -670,10 +729,6 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
   const int c_lo = lane & 7;  // row chunk within the item; also the rotation of the row order
   const int pp = lane >> 3;   // column pair within the 16-byte chunk
   const bool first_lane = (c_lo % kLanesPerGroup) == 0;
-  // One 32-bit store per output row and item for e8m0 scales (4 groups: 128 rows of the tile), when the 4 bytes are
-  // 4-byte aligned (blocked128x4: always; compact: ld % 4 == 0) and exist (checked per item); the 2 FP32 scales of
-  // a column pair (2 neighbouring output rows, MN-major) as one 8-byte store.
-  const bool scale_vec = Pol::kBlocked || (p.scale_ld % 4) == 0;
 
   int it = 0;
   for (uint32_t tile = blockIdx.x; tile < tiles; tile += step, ++it) {
@@ -699,8 +754,6 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
       const int pair = qd * 4 + pp;
       const int64_t ocol = static_cast<int64_t>(m0) + c * kChunk;
       const int64_t r0 = static_cast<int64_t>(n0) + 2 * pair;
-      const int64_t item_m0 = static_cast<int64_t>(m0) + chi * 128;
-      const bool item_full = item_m0 + 128 <= p.M;  // warp-uniform
       typename Pol::Scale sc[2];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -708,7 +761,6 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
 #pragma unroll
         for (int j = 0; j < kChunk; ++j) v[j] = __uint_as_float(h ? (w[j] & 0xffff0000u) : (w[j] << 16));
         const QuantizedChunk<Pol> qc = quantize16<Pol>(v);
-        sc[h] = qc.scale;
         const uint4 packed = tmacw::rotl_bytes16(qc.packed, c_lo);
         const int64_t r = r0 + h;
         if constexpr (kStoreTma) {
@@ -722,42 +774,28 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
             store_chunk<Pol>(packed, qc.scale, dst, valid, p.out_vec, sd, r, 0, false);
           }
         }
+        sc[h] = qc.scale;
       }
-      // Scales.
+      // The two rows' scales go to the tile's scale stage (written to global memory after the block barrier below).
+      uint32_t* const stage_word = sscale + chi * kTN + 2 * pair;
       if constexpr (Pol::kByteScale) {
+        if (first_lane) {
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          uint32_t b = sc[h].byte;  // lanes c_lo = 0 / 4 gather the 4 bytes of groups item_m0 / 32 + 0..3
-          b |= __shfl_xor_sync(0xffffffffu, b, 2) << 8;
-          b |= __shfl_xor_sync(0xffffffffu, b, 4) << 16;
-          const int64_t r = r0 + h;
-          if (r < p.N) {
-            if (scale_vec && item_full) {
-              if (c_lo == 0) {
-                const int64_t g0 = item_m0 / Pol::kGroup;
-                const int64_t off = Pol::kBlocked ? rules::blocked128x4_offset(r, g0, sd.cols) : r * sd.ld + g0;
-                *reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(sd.p) + off) = b;
-              }
-            } else if (first_lane && ocol < p.M) {
-              Pol::store(sd, r, ocol / Pol::kGroup, sc[h]);
-            }
-          }
+          for (int h = 0; h < 2; ++h) tmacw::scale_stage_bytes(stage_word + h)[c_lo / kLanesPerGroup] = sc[h].byte;
         }
       } else {
-        if (c_lo == 0 && ocol < p.M) {  // the group's first lane holds both rows' scales
-          const int64_t g = ocol / Pol::kGroup;
-          if (r0 + 1 < p.N) {
-            float* dst = static_cast<float*>(sd.p) + g * sd.ld + r0;  // r0 and ld even: 8-byte aligned
-            *reinterpret_cast<float2*>(dst) = make_float2(sc[0].value, sc[1].value);
-          } else if (r0 < p.N) {
-            Pol::store(sd, r0, g, sc[0]);
-          }
+        if (c_lo == 0) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) stage_word[h] = __float_as_uint(sc[h].value);
         }
       }
     }
+    if constexpr (kStoreTma) ptx::fence_proxy_async_shared();  // each writer: its st.shared before the bulk store
+    __syncthreads();  // the e4m3 tile and the scale stage are complete
+    // The scales leave from the stage: one word per output row and 128-row slice from one thread, with the L2
+    // evict-last policy by default (see store_tile_scales).
+    tmacw::store_tile_scales<Pol, kTM, kTN, S::kThreadsT>(sscale, sd, p.N, m0, n0, tid, p.scales_evict_last);
     if constexpr (kStoreTma) {
-      ptx::fence_proxy_async_shared();  // each writer: its st.shared before the bulk store reads them
-      __syncthreads();
       if (tid == 0) {
         if (p.evict_first) {
           ptx::tma_store_2d_hint(&omap, sout, static_cast<int32_t>(m0), static_cast<int32_t>(n0),
@@ -769,12 +807,8 @@ __global__ void __launch_bounds__(tmacw::Shape<kTM, kTN>::kThreadsT, tmacw::Shap
         ptx::tma_store_wait_read();  // the output tile may be rewritten / the block may exit
       }
     }
-    if (tile + kStages * step < tiles) {  // block-uniform
-      __syncthreads();                    // every thread has read this stage (and tid 0 waited for the store)
-      if (tid == 0) issue(tile + kStages * step, stage);
-    } else if constexpr (kStoreTma) {
-      __syncthreads();  // the output tile is free again before the next tile writes it
-    }
+    __syncthreads();  // every thread has read this stage and the scale stage (and tid 0 waited for the store)
+    if (tid == 0 && tile + kStages * step < tiles) issue(tile + kStages * step, stage);
   }
   if constexpr (Pol::kBlocked) zero_blocked_padding(static_cast<uint8_t*>(p.scales), p.rows, p.scale_cols);
 }

@@ -28,6 +28,8 @@ struct QuantParams {
   bool out_vec = true;     // q and ldq allow 16-byte stores
   int raster_n = 0;        // columnwise: n-tiles per raster group (Tuning::raster; 0 = 1 KB of input row)
   bool evict_first = false;  // columnwise TMA kernels: e4m3 data stores with the L2 evict-first policy (Tuning::evict)
+  bool scales_evict_last = true;  // columnwise TMA kernels: scale stores with the L2 evict-last policy (Tuning)
+  bool loads_evict_first = false;  // columnwise TMA kernels: input tile loads with the L2 evict-first policy (Tuning)
 };
 
 // Launch shape knobs. The defaults are what mxgemm::quantize() uses.
@@ -57,6 +59,11 @@ struct Tuning {
   int l2promo = 0;
   // TMA kernels: 1 = the e4m3 data stores carry the L2 evict-first policy (written once, never read here).
   int evict = 0;
+  // Columnwise TMA kernels: 0 = the scale stores carry the L2 evict-last policy (default: compact e8m0 writes 4 bytes
+  // of a row per tile, and lines evicted half-written are written back to DRAM more than once), 1 = no policy.
+  int scale_hint = 0;
+  // Columnwise TMA kernels: 1 = the input tile loads carry the L2 evict-first policy (read once), 0 = none.
+  int load_hint = 0;
 };
 
 cudaError_t run_rowwise_bf16(const QuantParams& p, const OutputSpec& out, int num_sms, const Tuning& t,

@@ -27,6 +27,18 @@ __device__ __forceinline__ uint64_t l2_policy_evict_first() {
   return pol;
 }
 
+// L2 cache policy "evict last" (data that must stay in L2 until it is complete, e.g. rewritten in small pieces).
+__device__ __forceinline__ uint64_t l2_policy_evict_last() {
+  uint64_t pol;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
+  return pol;
+}
+
+// 4-byte global store with an L2 cache policy.
+__device__ __forceinline__ void st_global_u32_hint(void* p, uint32_t v, uint64_t pol) {
+  asm volatile("st.global.L2::cache_hint.u32 [%0], %1, %2;" ::"l"(p), "r"(v), "l"(pol) : "memory");
+}
+
 // 16-byte global store with an L2 cache policy.
 __device__ __forceinline__ void st_global_v4_hint(void* p, uint4 v, uint64_t pol) {
   asm volatile("st.global.L2::cache_hint.v4.u32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z),
@@ -41,6 +53,16 @@ __device__ __forceinline__ void tma_store_2d_hint(const void* map, uint32_t smem
                    reinterpret_cast<uint64_t>(map)),
                "r"(smem_src), "r"(c0), "r"(c1), "l"(pol)
                : "memory");
+}
+
+// 2D tile global -> shared (bulk tensor load completing on `bar`, the caller posts expect_tx) with an L2 cache policy.
+__device__ __forceinline__ void tma_load_2d_hint(const void* map, uint32_t bar, uint32_t smem_dst, int32_t c0,
+                                                 int32_t c1, uint64_t pol) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%3, %4}], "
+      "[%2], %5;" ::"r"(smem_dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "l"(pol)
+      : "memory");
 }
 
 // 16-byte shared-memory store (32-bit shared address).

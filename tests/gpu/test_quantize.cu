@@ -332,13 +332,15 @@ std::string tuning_name(const kernels::quant::Tuning& tu) {
   return " unroll=" + std::to_string(tu.unroll) + " waves=" + std::to_string(tu.waves) +
          " stages=" + std::to_string(tu.stages) + " raster=" + std::to_string(tu.raster) +
          " tile=" + std::to_string(tu.tile) + " kernel=" + std::to_string(tu.kernel) +
-         " l2promo=" + std::to_string(tu.l2promo) + " evict=" + std::to_string(tu.evict);
+         " l2promo=" + std::to_string(tu.l2promo) + " evict=" + std::to_string(tu.evict) +
+         " scale_hint=" + std::to_string(tu.scale_hint) + " load_hint=" + std::to_string(tu.load_hint);
 }
 
 // Columnwise BF16 kernel variants, {unroll, waves, stages, raster, tile, kernel, l2promo, evict}: kernel 1 = TMA (the
 // default; waves 0 = `stages` tiles per block, > 0 persistent ring), 2 = cp.async staged (always persistent), 3 = TMA
 // loads + TMA stores of the e4m3 tile; tile 1 = 128x64, 2 = 128x128, 3 = 256x64, 4 = 256x128 (M x N); raster 3 / 5
-// leave a partial last group; l2promo: the input tensor map's L2 promotion; evict 1: evict-first data stores.
+// leave a partial last group; l2promo: the input tensor map's L2 promotion; evict 1: evict-first data stores;
+// scale_hint 1: scale stores without the evict-last policy; load_hint 1: evict-first input loads.
 const std::vector<kernels::quant::Tuning>& colwise_bf16_variants() {
   static const std::vector<kernels::quant::Tuning> v = {
       {2, 0, 1, 0, 1, 1}, {2, 0, 2, 0, 1, 1}, {2, 1, 1, 0, 1, 1}, {2, 1, 2, 0, 2, 1}, {2, 2, 3, 3, 3, 1},
@@ -346,7 +348,8 @@ const std::vector<kernels::quant::Tuning>& colwise_bf16_variants() {
       {2, 0, 1, 0, 1, 1, 1}, {2, 0, 1, 0, 2, 1, 3}, {2, 0, 1, 0, 1, 1, 0, 1}, {2, 0, 1, 1, 1, 3, 0, 1},
       {2, 0, 1, 0, 1, 3}, {2, 1, 2, 0, 2, 3}, {2, 0, 1, 3, 4, 3}, {2, 2, 3, 0, 3, 3},
       {2, 1, 2, 0, 1, 2}, {2, 1, 2, 0, 2, 2}, {2, 1, 3, 3, 2, 2}, {2, 1, 2, 0, 3, 2}, {2, 2, 3, 1, 3, 2},
-      {2, 1, 2, 0, 4, 2}, {2, 1, 3, 3, 4, 2}};
+      {2, 1, 2, 0, 4, 2}, {2, 1, 3, 3, 4, 2},
+      {2, 0, 1, 0, 1, 3, 0, 0, 1}, {2, 0, 1, 0, 1, 3, 0, 1, 0, 1}, {2, 1, 2, 0, 2, 1, 0, 0, 1, 1}};
   return v;
 }
 

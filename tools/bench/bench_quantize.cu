@@ -240,7 +240,7 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
   }
 
   // MXGEMM_QUANT_COLWISE_ONLY=1: only the columnwise rows at 4096 x 7168 and 8192 x 7168 (every BF16 format, the
-  // FP32 mxfp8 row; bf16 mxfp8 also at 16384 x 7168, which separates per-call overhead from bandwidth) and the
+  // FP32 mxfp8 row; bf16 mxfp8 RCEIL and FLOOR also at 16384 x 7168, which separates per-call overhead from bandwidth) and the
   // columnwise BF16 kernel variants there (short device calls).
   if (const char* e = std::getenv("MXGEMM_QUANT_COLWISE_ONLY"); e && e[0] == '1') {
     specs.clear();
@@ -254,27 +254,39 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
       specs.push_back({"quantize_colwise", M, 7168, IT::kFP32, OF::kMXFP8, RC, CO, nan, def, false});
     }
     specs.push_back({"quantize_colwise", 16384, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+    specs.push_back({"quantize_colwise", 16384, 7168, IT::kBF16, OF::kMXFP8, FL, CO, nan, def, false});
     // Fixed per-call cost: one tile (and one wave of tiles), where the bytes take no time.
     specs.push_back({"quantize_colwise", 128, 64, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
     specs.push_back({"quantize_colwise", 4096, 2048, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
-    // Kernel variants, every BF16 format: {unroll, waves, stages, raster, tile, kernel, l2promo, evict}: kernel 1 =
-    // TMA loads + 16-byte stores from the threads, 3 = TMA loads + TMA stores (the default; waves 0: `stages` tiles
-    // per block, as many blocks as that takes); raster 1 = m-tiles fastest (0: groups of 1 KB of input row); evict
-    // 1 = evict-first data stores.
-    for (int64_t M : {8192, 4096}) {
-      for (kernels::quant::Tuning t : {kernels::quant::Tuning{2, 0, 1, 0, 1, 1}, {2, 0, 1, 1, 1, 3},
-                                       {2, 0, 1, 0, 1, 1, 0, 1}, {2, 0, 1, 0, 1, 3, 0, 1}, {2, 0, 1, 1, 1, 1}}) {
-        for (auto [f, r, l] : {std::tuple{OF::kMXFP8, RC, CO}, {OF::kMXFP8, RC, BL}, {OF::kMXFP8, FL, CO},
-                               {OF::kMXFP8, FL, BL}, {OF::kG128FP32, RC, CO}, {OF::kG128UE8M0, RC, CO}}) {
-          specs.push_back({"quantize_colwise", M, 7168, IT::kBF16, f, r, l, nan, t, true});
+    // Kernel variants of the default kernel (3: TMA loads + TMA stores, 128x64, one tile per block), {unroll, waves,
+    // stages, raster, tile, kernel, l2promo, evict, scale_hint, load_hint}: scale_hint 1 = scale stores without the
+    // L2 evict-last policy (the default has it); load_hint 1 + evict 1 = input loads and e4m3 stores evict-first;
+    // raster 1 = m-tiles fastest. Compact mxfp8 alternated twice, the other scale layouts once.
+    using Tu = kernels::quant::Tuning;
+    const Tu hint{2, 0, 1, 0, 1, 3, 0, 0, 0, 0}, no_hint{2, 0, 1, 0, 1, 3, 0, 0, 1, 0},
+        stream_first{2, 0, 1, 0, 1, 3, 0, 1, 0, 1}, m_fastest{2, 0, 1, 1, 1, 3, 0, 0, 0, 0};
+    for (int rep = 0; rep < 2; ++rep) {
+      for (ScaleRule r : {RC, FL}) {
+        for (const Tu& t : {hint, no_hint, stream_first, m_fastest}) {
+          specs.push_back({"quantize_colwise", 8192, 7168, IT::kBF16, OF::kMXFP8, r, CO, nan, t, true});
         }
       }
     }
+    for (auto [f, l] : {std::pair{OF::kMXFP8, BL}, {OF::kG128FP32, CO}}) {
+      for (const Tu& t : {hint, no_hint}) specs.push_back({"quantize_colwise", 8192, 7168, IT::kBF16, f, RC, l, nan, t, true});
+    }
+    for (const Tu& t : {hint, no_hint, hint, no_hint}) {
+      specs.push_back({"quantize_colwise", 4096, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, t, true});
+    }
   }
-  // MXGEMM_QUANT_COLWISE_ONLY=2: the default columnwise BF16 mxfp8 row at 8192 x 7168 alone (for a profiler).
+  // MXGEMM_QUANT_COLWISE_ONLY=2 (for a profiler): the default columnwise BF16 mxfp8 row at 8192 x 7168, then the same
+  // with scale stores without the L2 evict-last policy.
   if (const char* e = std::getenv("MXGEMM_QUANT_COLWISE_ONLY"); e && e[0] == '2') {
     specs.clear();
     specs.push_back({"quantize_colwise", 8192, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, def, false});
+    kernels::quant::Tuning no_hint;
+    no_hint.scale_hint = 1;
+    specs.push_back({"quantize_colwise", 8192, 7168, IT::kBF16, OF::kMXFP8, RC, CO, nan, no_hint, true});
   }
 
   const auto triton = load_peers_triton(std::getenv("MXGEMM_PEERS_JSON"));
@@ -299,7 +311,8 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         row.note = "unroll=" + std::to_string(sp.tuning.unroll) + " waves=" + std::to_string(sp.tuning.waves) +
                    " stages=" + std::to_string(sp.tuning.stages) + " raster=" + std::to_string(sp.tuning.raster) +
                    " tile=" + std::to_string(sp.tuning.tile) + " kernel=" + std::to_string(sp.tuning.kernel) +
-                   " l2promo=" + std::to_string(sp.tuning.l2promo) + " evict=" + std::to_string(sp.tuning.evict);
+                   " l2promo=" + std::to_string(sp.tuning.l2promo) + " evict=" + std::to_string(sp.tuning.evict) +
+                   " scale_hint=" + std::to_string(sp.tuning.scale_hint) + " load_hint=" + std::to_string(sp.tuning.load_hint);
         row.extra["unroll"] = sp.tuning.unroll;
         row.extra["waves"] = sp.tuning.waves;
         row.extra["stages"] = sp.tuning.stages;
@@ -308,6 +321,8 @@ std::vector<BenchRow> bench_quantize(const BenchContext& ctx) {
         row.extra["kernel"] = sp.tuning.kernel;
         row.extra["l2promo"] = sp.tuning.l2promo;
         row.extra["evict"] = sp.tuning.evict;
+        row.extra["scale_hint"] = sp.tuning.scale_hint;
+        row.extra["load_hint"] = sp.tuning.load_hint;
       }
       // Correctness of this very configuration first (poisoned outputs).
       check_cuda(cudaMemsetAsync(b.q.get(), 0xAB, b.q.bytes(), ctx.stream), "poison");
