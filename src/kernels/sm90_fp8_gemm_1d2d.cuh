@@ -242,18 +242,21 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         issue_phase ^= 1u;
       }
     };
+    // Operand descriptors of stage 0, built once: a stage, wave or k step only advances the start address (building
+    // each descriptor from its address cost ~6 integer instructions per wgmma, on the issuing warps' critical path).
+    const uint64_t a_desc0 = ptx::wgmma_desc_kmajor_sw128(smem_a + first_wave * kMathWarpgroupRows * kBlockK);
+    const uint64_t b_desc0 = ptx::wgmma_desc_kmajor_sw128(smem_b);
     // The 4 wgmma (k32 steps) of wave `wave` of the current issue stage into `dst`, as one commit group.
     auto issue_wave = [&](float(&dst)[kNumAccum], int wave) {
-      const uint8_t* a_tile =
-          smem_a + issue_stage * Traits::kTileABytes + (first_wave + wave) * kMathWarpgroupRows * kBlockK;
-      const uint8_t* b_tile = smem_b + issue_stage * Traits::kTileBBytes;
+      const uint64_t a_desc = ptx::wgmma_desc_advance(
+          a_desc0, static_cast<uint32_t>(issue_stage * Traits::kTileABytes + wave * kMathWarpgroupRows * kBlockK));
+      const uint64_t b_desc = ptx::wgmma_desc_advance(b_desc0, static_cast<uint32_t>(issue_stage * Traits::kTileBBytes));
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
       ptx::wgmma_fence();
 #pragma unroll
       for (int k = 0; k < kBlockK / 32; ++k) {
-        Wgmma::mma(ptx::wgmma_desc_kmajor_sw128(a_tile + k * 32), ptx::wgmma_desc_kmajor_sw128(b_tile + k * 32), dst,
-                   k > 0);
+        Wgmma::mma(ptx::wgmma_desc_advance(a_desc, k * 32), ptx::wgmma_desc_advance(b_desc, k * 32), dst, k > 0);
       }
       ptx::wgmma_commit_group();
 #pragma unroll

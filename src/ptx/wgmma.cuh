@@ -28,4 +28,10 @@ __device__ __forceinline__ uint64_t wgmma_desc_kmajor_sw128(const void* smem_ptr
   return desc;
 }
 
+// The descriptor of the same operand `bytes` further into shared memory (a multiple of 16; shared addresses stay
+// below 256 KB, so the 14-bit start-address field cannot carry into the next field): built once, advanced by an add.
+__device__ __forceinline__ uint64_t wgmma_desc_advance(uint64_t desc, uint32_t bytes) {
+  return desc + static_cast<uint64_t>(bytes >> 4);
+}
+
 }  // namespace mxgemm::ptx
