@@ -30,8 +30,10 @@ __device__ __forceinline__ uint64_t wgmma_desc_kmajor_sw128(const void* smem_ptr
 
 // The descriptor of the same operand `bytes` further into shared memory (a multiple of 16; shared addresses stay
 // below 256 KB, so the 14-bit start-address field cannot carry into the next field): built once, advanced by an add.
+// The add is done on the low 32 bits alone: a 64-bit add compiles to an add-with-carry pair per descriptor.
 __device__ __forceinline__ uint64_t wgmma_desc_advance(uint64_t desc, uint32_t bytes) {
-  return desc + static_cast<uint64_t>(bytes >> 4);
+  const uint32_t lo = static_cast<uint32_t>(desc) + (bytes >> 4);
+  return (desc & 0xffffffff00000000ull) | lo;
 }
 
 }  // namespace mxgemm::ptx
