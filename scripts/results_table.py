@@ -3,6 +3,10 @@
 table of the README's Performance section, so that no number there is typed by hand.
 
   python3 scripts/results_table.py bench/results/<file>.json [--peers bench/results/<peers>.json]
+  python3 scripts/results_table.py --deepgemm bench/results/<python-bench>.json
+
+The second form renders a Python-bench JSON (python -m mxgemm.bench run with DeepGEMM importable) as the table of
+mxgemm against DeepGEMM measured in the same process (profiler kernel time, L2 flushed, interleaved rounds).
 
 Columns: the floor (max(FLOPs / 1979 TFLOP/s, fewest bytes / 3.0 TB/s)); mxgemm and cuBLASLt (BF16 out, same
 1x128/128x128 recipe) as kernel time per call from a CUDA-graph replay on cold operand sets (no per-call event
@@ -27,11 +31,31 @@ def fmt(v, nd=1):
     return "-" if v is None else f"{v:.{nd}f}"
 
 
+def deepgemm_table(path):
+    d = json.load(open(path))
+    print(f"Device: {d.get('device')}, {d.get('date')}, git {d.get('git')}, DeepGEMM {d.get('deepgemm')}; "
+          f"command: `{d.get('command')}`\n")
+    print("| M×N×K | fused mxfp8 µs | mxgemm bf16 µs | DeepGEMM bf16 µs | fused / DeepGEMM | mxgemm bf16 / DeepGEMM "
+          "| target: fused / DeepGEMM (PEERS.md, M >= 4096) | cuBLAS bf16 µs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in d["shapes"]:
+        p = r["paths"]
+        f, m, g = (p.get(n, {}).get("kernel_us") for n in ("fused", "mxgemm_bf16", "deepgemm_bf16"))
+        c = p.get("cublas_bf16", {}).get("kernel_us")
+        ratio = lambda a, b: f"{a / b:.2f}" if (a and b) else "-"  # noqa: E731
+        print(f"| {r['M']}×{r['N']}×{r['K']} | {fmt(f)} | {fmt(m)} | {fmt(g)} | {ratio(f, g)} | {ratio(m, g)} | "
+              f"{'<= 0.95' if r['M'] >= 4096 else ''} | {fmt(c)} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench")
     ap.add_argument("--peers")
+    ap.add_argument("--deepgemm", action="store_true", help="BENCH is a Python-bench JSON with a deepgemm_bf16 path")
     args = ap.parse_args()
+    if args.deepgemm:
+        deepgemm_table(args.bench)
+        return
     d = json.load(open(args.bench))
     rows = [r for r in d["rows"] if r.get("op") == "gemm_nt"]
     has_pdl = any(r.get("graph_pdl_us_per_call") for r in rows)
