@@ -267,7 +267,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
     const uint32_t wg_barrier_id = 1 + warpgroup;
-    const int first_wave = warpgroup * kWaves;  // this warpgroup's first 64-row wave inside the tile
+    // The tile's 64-row waves are dealt out round-robin: wave w of this warpgroup is the tile's 64-row block
+    // w * kNumMathWarpgroups + warpgroup, so the two warpgroups' concurrent wgmma read neighbouring A rows (DeepGEMM's
+    // order) rather than rows 128 apart.
+    auto tile_wave = [&](int wave) { return wave * Traits::kNumMathWarpgroups + warpgroup; };
     int issue_stage = 0, release_stage = 0;  // the ring (two-deep kernels)
     uint32_t issue_phase = 0;
     uint32_t ring_pass = 0;  // stage-aligned kernels: ring passes since the kernel started (the phase parity)
@@ -297,12 +300,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     };
     // Operand descriptors of stage 0, built once: a stage, wave or k step only advances the start address (building
     // each descriptor from its address cost ~6 integer instructions per wgmma, on the issuing warps' critical path).
-    const uint64_t a_desc0 = ptx::wgmma_desc_kmajor_sw128(smem_a + first_wave * kMathWarpgroupRows * kBlockK);
+    const uint64_t a_desc0 = ptx::wgmma_desc_kmajor_sw128(smem_a + tile_wave(0) * kMathWarpgroupRows * kBlockK);
     const uint64_t b_desc0 = ptx::wgmma_desc_kmajor_sw128(smem_b);
     // The 4 wgmma (k32 steps) of wave `wave` of `stage` into `dst`, as one commit group.
     auto issue_wave = [&](float(&dst)[kNumAccum], int stage, int wave) {
       const uint64_t a_desc = ptx::wgmma_desc_advance(
-          a_desc0, static_cast<uint32_t>(stage * Traits::kTileABytes + wave * kMathWarpgroupRows * kBlockK));
+          a_desc0, static_cast<uint32_t>(stage * Traits::kTileABytes +
+                                         wave * Traits::kNumMathWarpgroups * kMathWarpgroupRows * kBlockK));
       const uint64_t b_desc = ptx::wgmma_desc_advance(b_desc0, static_cast<uint32_t>(stage * Traits::kTileBBytes));
 #pragma unroll
       for (int j = 0; j < kNumAccum; ++j) ptx::fence_operand(dst[j]);
@@ -317,7 +321,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     };
     // This thread's two row scales (rows r0, r0 + 8 of wave `wave`) of `stage`.
     auto row_scales = [&](int stage, int wave, float& sfa0, float& sfa1) {
-      const float* sfa_tile = smem_sfa + stage * kBlockM + (first_wave + wave) * kMathWarpgroupRows;
+      const float* sfa_tile = smem_sfa + stage * kBlockM + tile_wave(wave) * kMathWarpgroupRows;
       sfa0 = sfa_tile[row_local0];
       sfa1 = sfa_tile[row_local0 + 8];
     };
@@ -419,7 +423,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
 
       // ---------------------------------------------------------------- epilogue
       if (surplus_tile) continue;
-      const int64_t wg_row0 = static_cast<int64_t>(m_block) * kBlockM + first_wave * kMathWarpgroupRows;
+      const int64_t tile_row0 = static_cast<int64_t>(m_block) * kBlockM;
 #pragma unroll
       for (int w = 0; w < kWaves; ++w) {
         uint32_t out_offset = static_cast<uint32_t>(my_out_tiles - smem_raw) +
@@ -429,7 +433,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           if (store_leader) ptx::tma_store_wait_read();
           ptx::named_barrier_sync(wg_barrier_id, 128);
         }
-        const int64_t wave_row = wg_row0 + w * kMathWarpgroupRows;
+        const int64_t wave_row = tile_row0 + tile_wave(w) * kMathWarpgroupRows;
         // Opaque copies: otherwise the compiler hoists the epilogue's per-thread smem addresses (loop-invariant)
         // out of the tile loop and keeps them live through the main loop, where the registers are needed (the
         // bf16 128x128 epilogue spilled 168 bytes that way).
