@@ -7,6 +7,10 @@
 //            shape (the kernel is not L2-bandwidth bound yet); MXGEMM_FORCE_TILE=128x128x2 selects it.
 //            256x128x2 (same idea at 256x128) measured slower than 256x128 at the three large shapes
 //            (bench/results/2026-11-25-h100-gemm-s2-tile-256x128x2.json); also opt-in only and not in this table.
+//   256x128 cluster 1x2: 2-CTA clusters along N sharing A (DeepGEMM's choice at the large PEERS.md shapes):
+//            (128+128)*K L2->SM bytes per tile. Level with 256x128 in an interleaved comparison
+//            (bench/results/2026-11-25-h100-gemm-s3-tiles-cluster.json): in the table, skipped like every cluster
+//            tile; MXGEMM_FORCE_TILE=256x128x1x2 selects it.
 //   256x128  two math warpgroups of two m64n128 waves each: (256+128)*K operand bytes per 256x128 tile -> large M.
 //   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
