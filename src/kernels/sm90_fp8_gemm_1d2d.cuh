@@ -5,11 +5,14 @@
 // Warp-specialised and persistent:
 //   - one producer warpgroup (a single elected thread) streams A, B and SFA tiles with TMA into a kStages-deep
 //     shared-memory ring (full/empty mbarriers);
-//   - one math warpgroup (BLOCK_M = 64) or two, each owning BLOCK_M/2 rows as one or two 64-row "waves"; per
-//     128-wide K block a wave issues 4 wgmma m64nNk32 into a scratch accumulator, then promotes it into the FP32
-//     accumulator with sfa*sfb (the tensor core's FP8 accumulator keeps ~14 bits, so partial sums are promoted
-//     every 128 K, as the DeepSeek-V3 recipe requires). One-wave tiles run a two-deep pipeline (block kb+1 on the
-//     tensor cores while kb is promoted); two-wave tiles (256x128) promote wave after wave;
+//   - one math warpgroup (BLOCK_M = 64) or two, each owning BLOCK_M/2 rows as one or two 64-row "waves" (dealt
+//     round-robin: wave w of warpgroup g is the tile's 64-row block 2w + g); per 128-wide K block a wave issues 4
+//     wgmma m64nNk32 into a scratch accumulator, then promotes it into the FP32 accumulator with sfa*sfb (the tensor
+//     core's FP8 accumulator keeps ~14 bits, so partial sums are promoted every 128 K, as the DeepSeek-V3 recipe
+//     requires). One-wave tiles run a two-deep pipeline over a continuous ring (block kb+1 on the tensor cores while
+//     kb is promoted); two-wave tiles (256x128) promote wave after wave over a stage-aligned ring (every tile starts
+//     at stage 0; the loop over a pass's stages is unrolled, so addresses are constants);
+//   - 2-CTA clusters (opt-in tiles) share A (along N) or B (along M) through TMA multicast;
 //   - the epilogue policy turns the FP32 accumulators into output bytes in a swizzled shared-memory tile that
 //     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs;
 //   - programmatic dependent launch (params.pdl): B's first K blocks are requested before griddepcontrol.wait.
