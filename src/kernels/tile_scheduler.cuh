@@ -5,7 +5,24 @@
 
 #include <cstdint>
 
+// Host and device: the schedulers are integer arithmetic over the CTA's index and the grid size, which come from a
+// Grid policy (blockIdx.x / gridDim.x in kernels; set by the CPU tests, which enumerate every CTA's sequence).
+#if defined(__CUDACC__)
+#define MXGEMM_SCHEDULER_FN __host__ __device__ __forceinline__
+#else
+#define MXGEMM_SCHEDULER_FN inline
+#endif
+
 namespace mxgemm::kernels {
+
+#if defined(__CUDACC__)
+struct KernelGrid {
+  __device__ __forceinline__ static int cta_index() { return static_cast<int>(blockIdx.x); }
+  __device__ __forceinline__ static int num_ctas() { return static_cast<int>(gridDim.x); }
+};
+#else
+struct KernelGrid;  // only defined where kernels are compiled
+#endif
 
 // Dense GEMM: tiles in an L2-friendly "grouped raster" order. Consecutive tile indices (which run at the same
 // time on different SMs) sweep kGroupM M-blocks for each N-block, so a wave touches about kGroupM A-panels and
@@ -16,27 +33,26 @@ namespace mxgemm::kernels {
 // When the blocks do not divide evenly, the last pair's surplus rank gets m_block >= num_m_blocks (or
 // n_block >= num_n_blocks): it still takes part in the loads (its half of the shared box is out of bounds and
 // zero-filled, or the peer needs it) but writes nothing.
-template <int kClusterM, int kClusterN = 1, int kGroupM = 8>
+template <int kClusterM, int kClusterN = 1, int kGroupM = 8, class Grid = KernelGrid>
 struct DenseTileScheduler {
   static constexpr int kClusterSize = kClusterM * kClusterN;
   int num_m_units, num_n_units, num_units;
   int next_unit;
   int rank;
 
-  __device__ __forceinline__ DenseTileScheduler(int m_blocks, int n_blocks, int cta_rank)
+  MXGEMM_SCHEDULER_FN DenseTileScheduler(int m_blocks, int n_blocks, int cta_rank)
       : num_m_units((m_blocks + kClusterM - 1) / kClusterM), num_n_units((n_blocks + kClusterN - 1) / kClusterN),
-        num_units(num_m_units * num_n_units), next_unit(static_cast<int>(blockIdx.x) / kClusterSize),
-        rank(cta_rank) {}
+        num_units(num_m_units * num_n_units), next_unit(Grid::cta_index() / kClusterSize), rank(cta_rank) {}
 
-  __device__ __forceinline__ bool next(int& m_block, int& n_block) {
+  MXGEMM_SCHEDULER_FN bool next(int& m_block, int& n_block) {
     const int unit = next_unit;
     if (unit >= num_units) return false;
-    next_unit += static_cast<int>(gridDim.x) / kClusterSize;
+    next_unit += Grid::num_ctas() / kClusterSize;
     constexpr int kGroupUnits = kGroupM / kClusterM > 0 ? kGroupM / kClusterM : 1;
     const int units_per_group = kGroupUnits * num_n_units;
     const int group = unit / units_per_group;
     const int first_m = group * kGroupUnits;
-    const int group_rows = min(num_m_units - first_m, kGroupUnits);
+    const int group_rows = num_m_units - first_m < kGroupUnits ? num_m_units - first_m : kGroupUnits;
     const int in_group = unit - group * units_per_group;
     m_block = (first_m + in_group % group_rows) * kClusterM + (kClusterM > 1 ? rank : 0);
     n_block = (in_group / group_rows) * kClusterN + (kClusterN > 1 ? rank : 0);
