@@ -112,6 +112,27 @@ __device__ __forceinline__ void group_amax(const float (&acc)[kBlockN / 2], int 
   amax1 = quad_max(amax1);
 }
 
+// The quantized epilogues' common loop: for each group of kGroupCols columns of the thread's two rows, the group's
+// amax (reduced over the quad), then `scales(g, amax0, amax1, mult0, mult1)` (the format's rule: records the scales
+// to store, returns the multipliers), then the group's e4m3 bytes into the output tile.
+template <int kBlockN, int kGroupCols, class GroupScales>
+__device__ __forceinline__ void quantize_groups(const float (&acc)[kBlockN / 2],
+                                                const typename OutTileLayout<kBlockN>::ThreadRows& rows,
+                                                GroupScales&& scales) {
+  static_assert(kGroupCols % 32 == 0 && kBlockN % kGroupCols == 0, "whole groups of whole 32-column blocks");
+  constexpr int kChunksPerGroup = kGroupCols / 8;  // a thread holds 2 columns of each 8-column chunk
+#pragma unroll
+  for (int g = 0; g < kBlockN / kGroupCols; ++g) {
+    float amax0, amax1;
+    group_amax<kBlockN>(acc, kChunksPerGroup * g, kChunksPerGroup, amax0, amax1);
+    float mult0, mult1;
+    scales(g, amax0, amax1, mult0, mult1);
+#pragma unroll
+    for (int g32 = g * (kGroupCols / 32); g32 < (g + 1) * (kGroupCols / 32); ++g32)
+      quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, rows);
+  }
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -229,15 +250,12 @@ struct EpilogueMXFP8 {
                                                            const EpilogueThreadCtx& ctx) {
     Pending<kBlockN> pending;
     const typename OutTileLayout<kBlockN>::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 2 * ctx.quad_lane);
-#pragma unroll
-    for (int g = 0; g < kBlockN / 32; ++g) {
-      float amax0, amax1;
-      detail::group_amax<kBlockN>(acc, 4 * g, 4, amax0, amax1);
+    detail::quantize_groups<kBlockN, 32>(acc, rows, [&](int g, float amax0, float amax1, float& mult0, float& mult1) {
       pending.byte0[g] = scale_byte(amax0);
       pending.byte1[g] = scale_byte(amax1);
-      detail::quantize_store_group32<kBlockN>(acc, g, rules::e8m0_multiplier(pending.byte0[g]),
-                                              rules::e8m0_multiplier(pending.byte1[g]), rows);
-    }
+      mult0 = rules::e8m0_multiplier(pending.byte0[g]);
+      mult1 = rules::e8m0_multiplier(pending.byte1[g]);
+    });
     return pending;
   }
 };
@@ -304,11 +322,7 @@ struct EpilogueG128 {
                                                            const EpilogueThreadCtx& ctx) {
     Pending<kBlockN> pending;
     const typename OutTileLayout<kBlockN>::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 2 * ctx.quad_lane);
-#pragma unroll
-    for (int g = 0; g < kBlockN / 128; ++g) {
-      float amax0, amax1;
-      detail::group_amax<kBlockN>(acc, 16 * g, 16, amax0, amax1);
-      float mult0, mult1;
+    detail::quantize_groups<kBlockN, 128>(acc, rows, [&](int g, float amax0, float amax1, float& mult0, float& mult1) {
       if constexpr (kPowerOfTwo) {
         const uint8_t b0 = rules::e8m0_rceil(amax0), b1 = rules::e8m0_rceil(amax1);
         pending.scale0[g] = rules::e8m0_value(b0);
@@ -322,9 +336,7 @@ struct EpilogueG128 {
         mult0 = s0.reciprocal;
         mult1 = s1.reciprocal;
       }
-#pragma unroll
-      for (int g32 = 4 * g; g32 < 4 * g + 4; ++g32) detail::quantize_store_group32<kBlockN>(acc, g32, mult0, mult1, rows);
-    }
+    });
     return pending;
   }
 };
