@@ -100,6 +100,20 @@ struct GemmKernelTraits {
   static constexpr uint32_t kMathRegs = 232;
 };
 
+// TMA load of one operand tile (kRows rows of one 128-byte K block) into `tile`. Shared by a cluster of kShare CTAs:
+// this CTA loads its slice of kRows / kShare rows and multicasts it to every CTA of the cluster (same offset).
+template <int kRows, int kShare>
+__device__ __forceinline__ void load_operand_tile(const CUtensorMap* map, uint64_t* bar, uint8_t* tile, int kb, int row0,
+                                                  int cta_rank) {
+  if constexpr (kShare == 1) {
+    ptx::tma_load_2d(map, bar, tile, kb * kBlockK, row0);
+  } else {
+    constexpr int kSliceRows = kRows / kShare;
+    ptx::tma_load_2d_multicast(map, bar, tile + cta_rank * kSliceRows * kBlockK, kb * kBlockK,
+                               row0 + cta_rank * kSliceRows, static_cast<uint16_t>((1u << kShare) - 1u));
+  }
+}
+
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     sm90_fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
@@ -156,28 +170,14 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::tma_prefetch_descriptor(&tmap_sfa);
       DenseTileScheduler<Traits::kClusterM, Traits::kClusterN> scheduler(params.num_m_blocks, params.num_n_blocks,
                                                                           cta_rank);
-      constexpr auto kClusterMask = static_cast<uint16_t>((1u << Traits::kClusterSize) - 1u);
+      // B is shared by a cluster along M, A by a cluster along N.
       auto load_b = [&](int stage, int kb, int n_block) {
-        if constexpr (Traits::kClusterM == 1) {
-          ptx::tma_load_2d(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes, kb * kBlockK,
-                           n_block * kBlockN);
-        } else {
-          constexpr int kSliceRows = kBlockN / Traits::kClusterM;  // B rows this CTA loads for the whole cluster
-          ptx::tma_load_2d_multicast(&tmap_b, &full_bar[stage],
-                                     smem_b + stage * Traits::kTileBBytes + cta_rank * kSliceRows * kBlockK,
-                                     kb * kBlockK, n_block * kBlockN + cta_rank * kSliceRows, kClusterMask);
-        }
+        load_operand_tile<kBlockN, Traits::kClusterM>(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes,
+                                                      kb, n_block * kBlockN, cta_rank);
       };
       auto load_a = [&](int stage, int kb, int m_block) {
-        if constexpr (Traits::kClusterN == 1) {
-          ptx::tma_load_2d(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes, kb * kBlockK,
-                           m_block * kBlockM);
-        } else {
-          constexpr int kSliceRows = kBlockM / Traits::kClusterN;  // A rows this CTA loads for the whole cluster
-          ptx::tma_load_2d_multicast(&tmap_a, &full_bar[stage],
-                                     smem_a + stage * Traits::kTileABytes + cta_rank * kSliceRows * kBlockK,
-                                     kb * kBlockK, m_block * kBlockM + cta_rank * kSliceRows, kClusterMask);
-        }
+        load_operand_tile<kBlockM, Traits::kClusterN>(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes,
+                                                      kb, m_block * kBlockM, cta_rank);
         // SFA (BLOCK_M floats) is small: every CTA loads its own.
         ptx::tma_load_2d(&tmap_sfa, &full_bar[stage], smem_sfa + stage * kBlockM, m_block * kBlockM, kb);
       };
