@@ -304,13 +304,15 @@ __device__ __forceinline__ int smem_word(int n, int m) {
 struct TileCoord {
   int64_t m0, n0;
 };
-__device__ __forceinline__ TileCoord colwise_tile(int64_t tile, int64_t tiles_m, int64_t tiles_n, int group_n) {
+// For a kTM x kTN tile grid (the staged kernels: kTileM x kTileN).
+template <int kTM, int kTN>
+__device__ __forceinline__ TileCoord colwise_tile_t(int64_t tile, int64_t tiles_m, int64_t tiles_n, int group_n) {
   const int64_t per_group = tiles_m * group_n;
   const int64_t g = tile / per_group;
   const int64_t gn = tiles_n - g * group_n < group_n ? tiles_n - g * group_n : group_n;
   const int64_t i = tile - g * per_group;
   const int64_t mt = i / gn;
-  return {mt * kTileM, (g * group_n + (i - mt * gn)) * kTileN};
+  return {mt * kTM, (g * group_n + (i - mt * gn)) * kTN};
 }
 
 template <class In, class Pol>
@@ -342,7 +344,7 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
 
   uint32_t w[kPasses][In::kVecElems * sizeof(T) / 4];
   auto load_tile = [&](int64_t tile) {
-    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
+    const auto [m0, n0] = colwise_tile_t<kTileM, kTileN>(tile, tiles_m, tiles_n, p.raster_n);
     const int64_t n = n0 + ln;
     const int64_t valid_n = p.N - n;
 #pragma unroll
@@ -383,7 +385,7 @@ __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_kernel(const Qua
       }
     }
     __syncthreads();
-    const auto [m0, n0] = colwise_tile(tile, tiles_m, tiles_n, p.raster_n);
+    const auto [m0, n0] = colwise_tile_t<kTileM, kTileN>(tile, tiles_m, tiles_n, p.raster_n);
     if (tile + gridDim.x < tiles) load_tile(tile + gridDim.x);  // in flight while this tile is quantized
 
 #pragma unroll
@@ -454,16 +456,6 @@ struct Shape {
 };
 }  // namespace staged
 
-// colwise_tile for a kTM x kTN tile grid (group_n <= 0: the default of 1 KB of each input row).
-template <int kTM, int kTN>
-__device__ __forceinline__ TileCoord colwise_tile_t(int64_t tile, int64_t tiles_m, int64_t tiles_n, int group_n) {
-  const int64_t per_group = tiles_m * group_n;
-  const int64_t g = tile / per_group;
-  const int64_t gn = tiles_n - g * group_n < group_n ? tiles_n - g * group_n : group_n;
-  const int64_t i = tile - g * per_group;
-  const int64_t mt = i / gn;
-  return {mt * kTM, (g * group_n + (i - mt * gn)) * kTN};
-}
 
 template <class Pol, int kTM, int kTN, int kStages>
 __global__ void __launch_bounds__(kThreads, 2) quantize_colwise_staged_kernel(const QuantParams p) {
