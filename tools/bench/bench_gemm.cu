@@ -314,9 +314,21 @@ class Interleaved {
 bool parse_tile(const std::string& text, TileRequest* out) {
   TileRequest t;
   if (text != "auto") {
-    char tail = 0;
-    const int n = std::sscanf(text.c_str(), "%dx%dx%dx%d%c", &t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n, &tail);
-    if (n < 2 || n > 4 || t.block_m <= 0 || t.block_n <= 0 || t.cluster_m <= 0 || t.cluster_n <= 0) return false;
+    // 2 to 4 positive integers separated by 'x', nothing else ("256x128x" and "256x128x1x2x3" are refused).
+    int* const fields[] = {&t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n};
+    size_t pos = 0;
+    int n = 0;
+    for (; n < 4; ++n) {
+      size_t end = pos;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      if (end == pos || end - pos > 6) return false;
+      *fields[n] = std::stoi(text.substr(pos, end - pos));
+      if (*fields[n] <= 0) return false;
+      if (end == text.size()) break;
+      if (text[end] != 'x') return false;
+      pos = end + 1;
+    }
+    if (n < 1 || n >= 4) return false;  // n = index of the last field read: 1..3
   }
   t.name = text;
   *out = t;
