@@ -74,12 +74,17 @@ struct GemmKernelTraits {
   static constexpr int kTileABytes = kBlockM * kBlockK;  // e4m3, 128-byte rows, 128B swizzle
   static constexpr int kTileBBytes = kBlockN * kBlockK;
   static constexpr int kTileSfaBytes = kBlockM * 4;
-  static constexpr int kStageBytes = kTileABytes + kTileBBytes + kTileSfaBytes;
+  // The K block's B scale travels with its stage (the producer copies it with cp.async, completing on the stage's
+  // full barrier) and is read with one LDS like SFA: a global load per K block in the math warps was the main source
+  // of long-scoreboard stalls (ncu: 1.27 warps per issued instruction vs DeepGEMM's 0.73, which stages SFB in
+  // shared memory too). One float per stage; the slot is padded to 16 bytes.
+  static constexpr int kTileSfbBytes = 16;
+  static constexpr int kStageBytes = kTileABytes + kTileBBytes + kTileSfaBytes + kTileSfbBytes;
 
   using OutLayout = OutTileLayout<kBlockN * Epilogue::kOutBytes>;
   static constexpr int kOutSubtileBytes = OutLayout::kTileSmemBytes;  // one 64-row wave of output
 
-  // Shared memory: [1024 alignment slack][A ring][B ring][out subtiles][SFA ring][barriers]
+  // Shared memory: [1024 alignment slack][A ring][B ring][out subtiles][SFA ring][SFB ring][barriers]
   static constexpr int kMaxStages = 16;
   static constexpr int stages_with(int out_subtiles_per_wg) {
     const int fixed = 1024 + kNumMathWarpgroups * out_subtiles_per_wg * kOutSubtileBytes + 256;
@@ -135,7 +140,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   uint8_t* smem_b = smem_a + kStages * Traits::kTileABytes;
   uint8_t* smem_out = smem_b + kStages * Traits::kTileBBytes;
   float* smem_sfa = reinterpret_cast<float*>(smem_out + Traits::kNumMathWarpgroups * Traits::kOutTileBytes);
-  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_sfa + kStages * kBlockM);
+  uint8_t* smem_sfb = reinterpret_cast<uint8_t*>(smem_sfa + kStages * kBlockM);
+  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_sfb + kStages * Traits::kTileSfbBytes);
   uint64_t* empty_bar = full_bar + kStages;
 
   // Broadcast from lane 0: the compiler then knows the value is warp-uniform and keeps what derives from it (the
@@ -178,7 +184,20 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       auto load_a = [&](int stage, int kb, int m_block) {
         load_operand_tile<kBlockM, Traits::kClusterN>(&tmap_a, &full_bar[stage], smem_a + stage * Traits::kTileABytes,
                                                       kb, m_block * kBlockM, cta_rank);
-        // SFA (BLOCK_M floats) is small: every CTA loads its own.
+      };
+      // The scales of a stage are small: every CTA loads its own. SFB is one float, [n / 128, kb] of the row-major
+      // [ceil(N/128), num_k_blocks] matrix (its rows are not 16-byte pitched, so not TMA-able): a 4-byte cp.async
+      // whose completion the stage's full barrier also waits for. Issued while the phase cannot complete yet
+      // (before the arrive.expect_tx, or before A's bytes are requested): cp.async.mbarrier.arrive raises the
+      // pending count when it executes. A cluster's surplus tile reads the last SFB row (it stores nothing).
+      auto load_sfb = [&](int stage, int kb, int n_block) {
+        const int nb = n_block < params.num_n_blocks ? n_block : params.num_n_blocks - 1;
+        ptx::cp_async_4(smem_sfb + stage * Traits::kTileSfbBytes,
+                        params.sfb + static_cast<int64_t>(nb * kBlockN / 128) * params.num_k_blocks + kb);
+        ptx::cp_async_mbarrier_arrive(&full_bar[stage]);
+      };
+      // SFA: the tile's BLOCK_M row scales of K block kb.
+      auto load_sfa = [&](int stage, int kb, int m_block) {
         ptx::tma_load_2d(&tmap_sfa, &full_bar[stage], smem_sfa + stage * kBlockM, m_block * kBlockM, kb);
       };
       int m_block, n_block;
@@ -199,7 +218,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           ptx::griddepcontrol_wait();
 #pragma unroll
           for (int s = 0; s < kStages; ++s) {
-            if (s < params.num_k_blocks) load_a(s, s, m_block); else ptx::mbarrier_arrive(&full_bar[s]);
+            if (s < params.num_k_blocks) {
+              load_sfb(s, s, n_block);
+              load_a(s, s, m_block);
+              load_sfa(s, s, m_block);
+            } else {
+              ptx::mbarrier_arrive(&full_bar[s]);
+            }
           }
           first_pass = 1;
           pass = 1;
@@ -212,9 +237,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
               const int kb = it * kStages + s;
               ptx::mbarrier_wait(&empty_bar[s], (pass & 1u) ^ 1u);
               if (kb < params.num_k_blocks) {
+                load_sfb(s, kb, n_block);
                 ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
                 load_a(s, kb, m_block);
                 load_b(s, kb, n_block);
+                load_sfa(s, kb, m_block);
               } else {
                 ptx::mbarrier_arrive(&full_bar[s]);  // a slot past the tile's last K block: no data
               }
@@ -236,7 +263,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
             load_b(kb, kb, n_block);
           }
           ptx::griddepcontrol_wait();
-          for (int kb = 0; kb < prefill; ++kb) load_a(kb, kb, m_block);
+          for (int kb = 0; kb < prefill; ++kb) {
+            load_sfb(kb, kb, n_block);
+            load_a(kb, kb, m_block);
+            load_sfa(kb, kb, m_block);
+          }
           stage = prefill == kStages ? 0 : prefill;
           phase = prefill == kStages ? 1 : 0;
           first_kb = prefill;
@@ -245,9 +276,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
 #pragma unroll 1
           for (int kb = first_kb; kb < params.num_k_blocks; ++kb) {
             ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
+            load_sfb(stage, kb, n_block);
             ptx::mbarrier_arrive_expect_tx(&full_bar[stage], params.stage_tx_bytes);
             load_a(stage, kb, m_block);
             load_b(stage, kb, n_block);
+            load_sfa(stage, kb, m_block);
             if (++stage == kStages) {
               stage = 0;
               phase ^= 1u;
@@ -328,6 +361,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       sfa0 = sfa_tile[row_local0];
       sfa1 = sfa_tile[row_local0 + 8];
     };
+    // The B scale of `stage`'s K block (the same for every thread: a broadcast LDS).
+    auto block_scale_b = [&](int stage) {
+      return *reinterpret_cast<const float*>(smem_sfb + stage * Traits::kTileSfbBytes);
+    };
     // accum += partial * (sfa[row] * sfb). Rows r0 / r1 alternate in pairs (see epilogues.cuh).
     auto promote = [&](float(&dst)[kNumAccum], float(&src)[kNumAccum], float scale0, float scale1) {
 #pragma unroll
@@ -342,11 +379,9 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       for (int w = 0; w < kWaves; ++w)
 #pragma unroll
         for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
-      // A cluster's surplus tile (past the last M or N block, see DenseTileScheduler) only helps with the loads; its
-      // scales row is clamped so that it reads inside SFB, and it stores nothing.
+      // A cluster's surplus tile (past the last M or N block, see DenseTileScheduler) only helps with the loads; it
+      // stores nothing.
       const bool surplus_tile = m_block >= params.num_m_blocks || n_block >= params.num_n_blocks;
-      const int sfb_n_block = n_block < params.num_n_blocks ? n_block : params.num_n_blocks - 1;
-      const float* sfb_row = params.sfb + static_cast<int64_t>(sfb_n_block * kBlockN / 128) * params.num_k_blocks;
       const int num_k_blocks = params.num_k_blocks;
 
       if constexpr (Traits::kTwoDeep) {
@@ -355,12 +390,12 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled pair.
         float partial0[kNumAccum], partial1[kNumAccum];
         // Waits for K block `kb` in the ring, issues its wgmma into `dst`, reads its row scales.
-        auto issue = [&](float(&dst)[kNumAccum], int kb, float& scale0, float& scale1) {
-          const float sfb = __ldg(sfb_row + kb);
+        auto issue = [&](float(&dst)[kNumAccum], float& scale0, float& scale1) {
           ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
           issue_wave(dst, issue_stage, 0);
           float sfa0, sfa1;
           row_scales(issue_stage, 0, sfa0, sfa1);
+          const float sfb = block_scale_b(issue_stage);
           scale0 = sfa0 * sfb;
           scale1 = sfa1 * sfb;
           advance_issue();
@@ -370,19 +405,19 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           promote(accum[0], src, scale0, scale1);
         };
         float scale0_a, scale1_a, scale0_b, scale1_b;
-        issue(partial0, 0, scale0_a, scale1_a);
+        issue(partial0, scale0_a, scale1_a);
         int kb = 0;
 #pragma unroll 1
         for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
-          issue(partial1, kb + 1, scale0_b, scale1_b);
+          issue(partial1, scale0_b, scale1_b);
           ptx::wgmma_wait_group<1>();
           retire(partial0, scale0_a, scale1_a);
-          issue(partial0, kb + 2, scale0_a, scale1_a);
+          issue(partial0, scale0_a, scale1_a);
           ptx::wgmma_wait_group<1>();
           retire(partial1, scale0_b, scale1_b);
         }
         if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
-          issue(partial1, kb + 1, scale0_b, scale1_b);
+          issue(partial1, scale0_b, scale1_b);
           ptx::wgmma_wait_group<1>();
           retire(partial0, scale0_a, scale1_a);
           ptx::wgmma_wait_group<0>();
@@ -396,7 +431,6 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // they complete; while this warpgroup waits and promotes, the other warpgroup's wave runs. Stage-aligned
         // (see Traits::kStageAligned): the loop over a pass's stages is unrolled, so every address is a constant.
         float partial[kNumAccum];
-        float sfb_next = __ldg(sfb_row);
         const int num_passes = (num_k_blocks + kStages - 1) / kStages;
 #pragma unroll 1
         for (int it = 0; it < num_passes; ++it, ++ring_pass) {
@@ -408,8 +442,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
               release_stage_to_producers(s);
               continue;
             }
-            const float sfb = sfb_next;
-            if (kb + 1 < num_k_blocks) sfb_next = __ldg(sfb_row + kb + 1);  // one K block ahead: off the issue path
+            const float sfb = block_scale_b(s);
             float sfa0[kWaves], sfa1[kWaves];
 #pragma unroll
             for (int w = 0; w < kWaves; ++w) row_scales(s, w, sfa0[w], sfa1[w]);

@@ -26,6 +26,17 @@ __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t* bar, uint32_
                : "memory");
 }
 
+// Ampere-style asynchronous copy of 4 bytes, global -> shared (LDGSTS): for data too small or too unaligned for TMA.
+__device__ __forceinline__ void cp_async_4(void* smem_dst, const void* gmem_src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(smem_addr(smem_dst)), "l"(gmem_src) : "memory");
+}
+
+// Raises `bar`'s pending arrivals by one now and arrives once every cp.async this thread issued so far has completed
+// (no net change to the arrival count the barrier expects; the phase cannot complete before the copies have landed).
+__device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
+}
+
 __device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t phase_parity) {
   asm volatile(
       "{\n"
