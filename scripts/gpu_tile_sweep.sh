@@ -2,7 +2,7 @@
 # Tile comparison on the device, in ONE bench process so that every tile's measurements are interleaved with the
 # others' (the H100 runs at its power cap: timing tiles one process after another favours the first one):
 #   bash scripts/gpu_check.sh --no-peers --no-plot [...] ; bash scripts/gpu_tile_sweep.sh TILES SHAPES FORMATS
-# TILES: space- or comma-separated tiles, "auto" (the cost model) or BMxBN[xCMxCN] (e.g. "256x128 256x128x1x2");
+# TILES: space- or comma-separated tiles, "auto" (the cost model) or BMxBN[xCMxCN[xSK]] (e.g. "256x128 256x128x1x2 128x64x1x1x2");
 # SHAPES / FORMATS: mxgemm-bench lists. Writes $OUT/tiles.json (rows "<format>@<tile>"; each row verified against
 # the CPU reference unless NO_VERIFY=1) and prints one line per row: shape, format@tile, event and graph times.
 set -uo pipefail

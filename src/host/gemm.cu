@@ -36,29 +36,33 @@ bool debug_enabled() {
   return enabled;
 }
 
-// MXGEMM_FORCE_TILE=BMxBN[xCLUSTER_M[xCLUSTER_N]] overrides the cost model (tuning and benchmarking aid; read once
-// per process), e.g. 256x128x1x2 = the 256x128 tile in 2-CTA clusters along N sharing A.
-host::TileChoice forced_tile_from_env() {
-  static const host::TileChoice tile = [] {
-    host::TileChoice t;
+// MXGEMM_FORCE_TILE=BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] overrides the cost model (tuning and benchmarking aid;
+// read once per process), e.g. 256x128x1x2 = the 256x128 tile in 2-CTA clusters along N sharing A, 128x64x1x1x2 =
+// the 128x64 tile split over K in 2-CTA clusters. A malformed value fails every GEMM call (kInvalidArgument) rather
+// than being ignored.
+struct ForcedTile {
+  bool set = false, valid = true;
+  std::string text;
+  host::TileSpec spec;
+};
+const ForcedTile& forced_tile_from_env() {
+  static const ForcedTile forced = [] {
+    ForcedTile f;
     const char* v = std::getenv("MXGEMM_FORCE_TILE");
-    if (v == nullptr) return t;
-    const int n = std::sscanf(v, "%dx%dx%dx%d", &t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n);
-    if (n < 2) t = host::TileChoice{};
-    if (n < 3) t.cluster_m = 1;
-    if (n < 4) t.cluster_n = 1;
-    t.why = "MXGEMM_FORCE_TILE";
-    return t;
+    if (v == nullptr || v[0] == '\0') return f;
+    f.set = true;
+    f.text = v;
+    f.valid = host::parse_tile_spec(f.text, &f.spec);
+    return f;
   }();
-  return tile;
+  return forced;
 }
 
 }  // namespace
 
 namespace host {
 
-void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int cluster_m, int cluster_n,
-                           cudaStream_t stream) {
+void fp8_gemm_nt_with_tile(const GemmNTArgs& args, const TileSpec& forced, cudaStream_t stream) {
   const DeviceInfo dev = current_device_info();
   validate(args, dev);
 
@@ -70,36 +74,45 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, int block_m, int block_n, int
   a.out.ld = mxgemm::detail::resolved_out_ld(a.out, a.N);
 
   host::TileChoice tile;
-  if (block_m != 0) {
-    tile.block_m = block_m;
-    tile.block_n = block_n;
-    tile.cluster_m = cluster_m;
-    tile.cluster_n = cluster_n;
-    tile.why = "forced by the caller";
-  } else if (forced_tile_from_env().block_m != 0) {
-    tile = forced_tile_from_env();
+  auto take = [&tile](const TileSpec& t, const char* why) {
+    tile.block_m = t.block_m;
+    tile.block_n = t.block_n;
+    tile.cluster_m = t.cluster_m;
+    tile.cluster_n = t.cluster_n;
+    tile.split_k = t.split_k;
+    tile.why = why;
+  };
+  const ForcedTile& env = forced_tile_from_env();
+  if (forced.block_m != 0) {
+    take(forced, "forced by the caller");
+  } else if (env.set) {
+    if (!env.valid)
+      throw Error(ErrorCode::kInvalidArgument, "MXGEMM_FORCE_TILE='" + env.text +
+                                                   "' is not BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] (2 to 5 positive "
+                                                   "integers separated by 'x'); unset it to let the cost model choose");
+    take(env.spec, "MXGEMM_FORCE_TILE");
   } else {
     tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
   }
-  const kernels::GemmLauncher launch =
-      kernels::find_gemm_launcher(tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n, epilogue_kind(a.out));
+  const kernels::GemmLauncher launch = kernels::find_gemm_launcher(tile.block_m, tile.block_n, tile.cluster_m,
+                                                                   tile.cluster_n, tile.split_k, epilogue_kind(a.out));
   if (launch == nullptr)
-    throw Error(ErrorCode::kNotImplemented, "fp8_gemm_nt: no kernel compiled for tile " +
-                                                std::to_string(tile.block_m) + "x" + std::to_string(tile.block_n) +
-                                                " cluster " + std::to_string(tile.cluster_m) + "x" +
-                                                std::to_string(tile.cluster_n) +
-                                                " with out_format=" + to_string(a.out.format));
+    throw Error(ErrorCode::kNotImplemented,
+                "fp8_gemm_nt: no kernel compiled for tile " +
+                    describe_tile_spec(TileSpec{tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n,
+                                                tile.split_k}) +
+                    " with out_format=" + to_string(a.out.format));
   if (debug_enabled())
-    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %dx%d, %s\n",
+    std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %dx%d split-K %d, %s\n",
                  static_cast<long long>(a.M), static_cast<long long>(a.N), static_cast<long long>(a.K),
-                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n,
+                 to_string(a.out.format), tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n, tile.split_k,
                  tile.describe().c_str());
   launch(problem, stream);
 }
 
 }  // namespace host
 
-void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, 0, 0, 1, 1, stream); }
+void fp8_gemm_nt(const GemmNTArgs& args, cudaStream_t stream) { host::fp8_gemm_nt_with_tile(args, {}, stream); }
 
 void m_grouped_fp8_gemm_nt_contiguous(const GroupedContiguousArgs& args, cudaStream_t) {
   validate(args, current_device_info());

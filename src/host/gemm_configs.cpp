@@ -17,6 +17,12 @@
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
 //            from HBM through as many SMs as possible (one SM alone cannot pull its share of 3 TB/s).
 //   64x128   one math warpgroup for g128 outputs at small M (the 128-wide scale group needs BLOCK_N = 128).
+//   split-K  the one-wave tiles split over K in clusters of 2 or 4 CTAs (rank 0 adds the partial accumulators from
+//            the others' DSMEM stores in rank order, then quantizes once). Measured on the H100
+//            (bench/results/2026-11-25-h100-gemm-s4-prefetch0-*.json): faster only when the unsplit tiles leave
+//            most SMs idle, 64x64 split 2 at 16x2048x7168 (32 tiles) 11.7 vs 13.1 us; slower at 64x4096x7168 (64
+//            tiles) and at every PEERS.md shape. So the model takes 64x64 / 64x128 split 2 when those tiles number at
+//            most a quarter of the SMs and K has >= 16 blocks; the other split tiles are opt-in.
 //
 // Model: time = max(tensor-core time, HBM time, L2->SM time) over the waves of a persistent grid.
 //   tensor core: 2*BM*BN*K per tile at the SM's FP8 rate times an efficiency for the shape (n64 tiles re-read A
@@ -65,6 +71,32 @@ double shape_efficiency(int block_m, int block_n) {
 
 }  // namespace
 
+bool parse_tile_spec(const std::string& text, TileSpec* out) {
+  TileSpec t;
+  int* const fields[] = {&t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n, &t.split_k};
+  size_t pos = 0;
+  int last = 0;  // index of the last field read
+  for (;; ++last) {
+    if (last == 5) return false;
+    size_t end = pos;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end == pos || end - pos > 6) return false;
+    *fields[last] = std::stoi(text.substr(pos, end - pos));
+    if (*fields[last] <= 0) return false;
+    if (end == text.size()) break;
+    if (text[end] != 'x') return false;
+    pos = end + 1;
+  }
+  if (last < 1) return false;
+  *out = t;
+  return true;
+}
+
+std::string describe_tile_spec(const TileSpec& t) {
+  return std::to_string(t.block_m) + "x" + std::to_string(t.block_n) + " cluster " + std::to_string(t.cluster_m) +
+         "x" + std::to_string(t.cluster_n) + " split-K " + std::to_string(t.split_k);
+}
+
 std::string TileChoice::describe() const {
   char buf[320];
   std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", why,
@@ -98,7 +130,13 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
                         (est < best.modelled_us * 1.02 && c.block_m < best.block_m && M <= 64);
     if (better)
-      best = TileChoice{c.block_m, c.block_n, c.cluster_m, c.cluster_n, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
+      best = TileChoice{c.block_m, c.block_n, c.cluster_m, c.cluster_n, 1, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
+  }
+  // Split-K (see the table above): when the small-M tile leaves three quarters of the SMs idle over a long K.
+  if (best.block_m == 64 && best.tiles * 4 <= num_sms && (K + 127) / 128 >= 16) {
+    best.split_k = 2;
+    best.why = group == 128 ? "64x128 split-K 2: few tiles at small M, each K half on its own SM"
+                            : "64x64 split-K 2: few tiles at small M, each K half on its own SM";
   }
   return best;
 }

@@ -6,10 +6,26 @@
 
 namespace mxgemm::host {
 
+// A tile configuration by name: BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] (MXGEMM_FORCE_TILE, the bench's --tiles,
+// the tests). block_m = 0: none (the cost model chooses).
+struct TileSpec {
+  int block_m = 0, block_n = 0;
+  int cluster_m = 1, cluster_n = 1;  // CTAs per cluster along M sharing B / along N sharing A (TMA multicast)
+  int split_k = 1;                   // CTAs (one cluster) computing each output tile over shares of K
+};
+
+// Parses 2 to 5 positive integers separated by 'x' and nothing else ("256x128x" and "1x2x3x4x5x6" are refused).
+// Returns false (and leaves *out alone) if `text` is malformed; whether such a kernel is compiled in is checked at
+// launch.
+bool parse_tile_spec(const std::string& text, TileSpec* out);
+// "BMxBN cluster CMxCN split-K S", for messages.
+std::string describe_tile_spec(const TileSpec& t);
+
 struct TileChoice {
   int block_m = 0, block_n = 0;
   int cluster_m = 1;       // CTAs per cluster along M sharing the B tile (TMA multicast)
   int cluster_n = 1;       // CTAs per cluster along N sharing the A tile (TMA multicast)
+  int split_k = 1;         // CTAs per output tile, each over a share of K (split-K cluster, reduced on chip)
   double modelled_us = 0;  // the cost model's estimate (for ranking, not a promise)
   const char* why = "";    // the table's reason for this tile (a static string: no formatting in the launch path)
   int64_t tiles = 0, waves = 0;

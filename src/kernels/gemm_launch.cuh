@@ -12,10 +12,11 @@
 
 namespace mxgemm::kernels {
 
-template <int kBlockM, int kBlockN, int kClusterM, int kClusterN, class Epilogue>
+template <int kBlockM, int kBlockN, int kClusterM, int kClusterN, int kSplitK, class Epilogue>
 void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream) {
-  using Traits = GemmKernelTraits<kBlockM, kBlockN, kClusterM, kClusterN, Epilogue>;
-  constexpr int kClusterSize = Traits::kClusterSize;
+  using Traits = GemmKernelTraits<kBlockM, kBlockN, kClusterM, kClusterN, Epilogue, kSplitK>;
+  // CTAs per cluster: a pair sharing an operand tile, or the kSplitK CTAs of a split-K tile.
+  constexpr int kClusterSize = Traits::kClusterCtas;
   using OutLayout = typename Traits::OutLayout;
   const GemmNTArgs& a = problem.args;
 
@@ -65,7 +66,8 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
                                              cudaGetErrorString(err));
     smem_opted_in.fetch_or(device_bit, std::memory_order_acq_rel);
   }
-  // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per device).
+  // Persistent grid: one CTA per SM (clusters: as many as can be resident at once, queried once per device). A unit
+  // is the work of one cluster: a pair of tiles sharing an operand, or one tile split over kSplitK CTAs.
   const int num_units =
       ((params.num_m_blocks + kClusterM - 1) / kClusterM) * ((params.num_n_blocks + kClusterN - 1) / kClusterN);
   int max_units = problem.num_sms / kClusterSize;
@@ -103,9 +105,11 @@ void launch_sm90_fp8_gemm_1d2d(const DenseProblem& problem, cudaStream_t stream)
   }
   config.gridDim = dim3(kClusterSize * (num_units < max_units ? num_units : max_units));
   if (problem.debug)
-    std::fprintf(stderr, "[mxgemm] launch %dx%d cluster %dx%d: grid %u CTAs (%d units, %d slots), %d stages, %d B smem\n",
-                 kBlockM, kBlockN, kClusterM, kClusterN, config.gridDim.x, num_units, max_units, Traits::kNumStages,
-                 Traits::kSmemBytes);
+    std::fprintf(stderr,
+                 "[mxgemm] launch %dx%d cluster %dx%d split-K %d: grid %u CTAs (%d units, %d slots), %d stages, %d B "
+                 "smem\n",
+                 kBlockM, kBlockN, kClusterM, kClusterN, kSplitK, config.gridDim.x, num_units, max_units,
+                 Traits::kNumStages, Traits::kSmemBytes);
   err = cudaLaunchKernelEx(&config, kernel, tmap_a, tmap_b, tmap_sfa, tmap_d, params);
   if (err != cudaSuccess)
     throw Error(ErrorCode::kCudaError, std::string("sm90_fp8_gemm_1d2d launch: ") + cudaGetErrorString(err));

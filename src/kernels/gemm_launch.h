@@ -29,8 +29,10 @@ struct DenseProblem {
 
 using GemmLauncher = void (*)(const DenseProblem&, cudaStream_t);
 
-// The launcher for (block_m, block_n, cluster_m, cluster_n, epilogue), or nullptr if that combination is not compiled
-// in. cluster_m / cluster_n: CTAs per cluster along M (sharing B) / along N (sharing A); at most one of them is 2.
-GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, int cluster_n, EpilogueKind epilogue);
+// The launcher for (block_m, block_n, cluster_m, cluster_n, split_k, epilogue), or nullptr if that combination is not
+// compiled in. cluster_m / cluster_n: CTAs per cluster along M (sharing B) / along N (sharing A); at most one of them
+// is 2. split_k: CTAs (one cluster) computing each output tile over shares of K (1 = no split).
+GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, int cluster_n, int split_k,
+                                EpilogueKind epilogue);
 
 }  // namespace mxgemm::kernels

@@ -3,24 +3,31 @@
 
 namespace mxgemm::kernels {
 
-GemmLauncher find_gemm_launcher_bf16(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_mxfp8_rceil_compact(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_mxfp8_rceil_blocked(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_mxfp8_floor_compact(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_mxfp8_floor_blocked(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_g128_fp32(int block_m, int block_n, int cluster_m, int cluster_n);
-GemmLauncher find_gemm_launcher_g128_ue8m0(int block_m, int block_n, int cluster_m, int cluster_n);
+GemmLauncher find_gemm_launcher_bf16(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_mxfp8_rceil_compact(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_mxfp8_rceil_blocked(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_mxfp8_floor_compact(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_mxfp8_floor_blocked(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_g128_fp32(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
+GemmLauncher find_gemm_launcher_g128_ue8m0(int block_m, int block_n, int cluster_m, int cluster_n, int split_k);
 
-GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, int cluster_n,
+GemmLauncher find_gemm_launcher(int block_m, int block_n, int cluster_m, int cluster_n, int split_k,
                                 EpilogueKind epilogue) {
   switch (epilogue) {
-    case EpilogueKind::kBF16: return find_gemm_launcher_bf16(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kMXFP8RceilCompact: return find_gemm_launcher_mxfp8_rceil_compact(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kMXFP8RceilBlocked: return find_gemm_launcher_mxfp8_rceil_blocked(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kMXFP8FloorCompact: return find_gemm_launcher_mxfp8_floor_compact(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kMXFP8FloorBlocked: return find_gemm_launcher_mxfp8_floor_blocked(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kG128FP32: return find_gemm_launcher_g128_fp32(block_m, block_n, cluster_m, cluster_n);
-    case EpilogueKind::kG128UE8M0: return find_gemm_launcher_g128_ue8m0(block_m, block_n, cluster_m, cluster_n);
+    case EpilogueKind::kBF16:
+      return find_gemm_launcher_bf16(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kMXFP8RceilCompact:
+      return find_gemm_launcher_mxfp8_rceil_compact(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kMXFP8RceilBlocked:
+      return find_gemm_launcher_mxfp8_rceil_blocked(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kMXFP8FloorCompact:
+      return find_gemm_launcher_mxfp8_floor_compact(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kMXFP8FloorBlocked:
+      return find_gemm_launcher_mxfp8_floor_blocked(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kG128FP32:
+      return find_gemm_launcher_g128_fp32(block_m, block_n, cluster_m, cluster_n, split_k);
+    case EpilogueKind::kG128UE8M0:
+      return find_gemm_launcher_g128_ue8m0(block_m, block_n, cluster_m, cluster_n, split_k);
     default: return nullptr;
   }
 }

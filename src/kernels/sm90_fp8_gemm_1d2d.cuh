@@ -27,13 +27,14 @@
 #include "kernels/tile_scheduler.cuh"
 #include "ptx/cluster.cuh"
 #include "ptx/mbarrier.cuh"
+#include "ptx/smem.cuh"
 #include "ptx/sync.cuh"
 #include "ptx/tma.cuh"
 #include "ptx/wgmma.cuh"
 
 namespace mxgemm::kernels {
 
-template <int kBlockM_, int kBlockN_, int kClusterM_, int kClusterN_, class Epilogue_>
+template <int kBlockM_, int kBlockN_, int kClusterM_, int kClusterN_, class Epilogue_, int kSplitK_ = 1>
 struct GemmKernelTraits {
   static constexpr int kBlockM = kBlockM_;
   static constexpr int kBlockN = kBlockN_;
@@ -49,6 +50,14 @@ struct GemmKernelTraits {
                 "a cluster of 1 or 2 CTAs, along M or along N");
   static_assert((kBlockN / kClusterM) % 8 == 0 && (kBlockM / kClusterN) % 8 == 0,
                 "multicast slices must be whole 8-row swizzle atoms");
+  // Split-K over a cluster: kSplitK CTAs compute the same output tile, each over its own contiguous share of the K
+  // blocks; the partial FP32 accumulators of ranks 1.. are stored into rank 0's shared memory (st.async, completing
+  // on a barrier there), and rank 0 adds them in rank order (deterministic) and runs the epilogue: one quantization.
+  // For small M, where the tiles alone cannot occupy every SM (or re-read the operands too often).
+  static constexpr int kSplitK = kSplitK_;
+  static constexpr int kClusterCtas = kClusterSize * kSplitK;  // the launch's cluster dimension
+  static_assert(kSplitK == 1 || kSplitK == 2 || kSplitK == 4, "split-K over 1, 2 or 4 CTAs");
+  static_assert(kSplitK == 1 || kClusterSize == 1, "split-K clusters do not also share operand tiles");
   using Epilogue = Epilogue_;
   static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "BLOCK_M of 64, 128 or 256");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
@@ -70,6 +79,7 @@ struct GemmKernelTraits {
   // over the stages, so its barrier, SFA and operand-descriptor addresses are constants too. Measured on the H100
   // against DeepGEMM, which is built this way: the running stage index cost ~25% more instructions per tile.
   static constexpr bool kStageAligned = !kTwoDeep;
+  static_assert(kSplitK == 1 || kTwoDeep, "split-K is implemented for the one-wave (two-deep) kernels");
 
   static constexpr int kTileABytes = kBlockM * kBlockK;  // e4m3, 128-byte rows, 128B swizzle
   static constexpr int kTileBBytes = kBlockN * kBlockK;
@@ -84,10 +94,13 @@ struct GemmKernelTraits {
   using OutLayout = OutTileLayout<kBlockN * Epilogue::kOutBytes>;
   static constexpr int kOutSubtileBytes = OutLayout::kTileSmemBytes;  // one 64-row wave of output
 
-  // Shared memory: [1024 alignment slack][A ring][B ring][out subtiles][SFA ring][SFB ring][barriers]
+  // Split-K: rank 0 receives the other ranks' accumulators, [rank - 1][accumulator / 4][math thread] x 16 bytes.
+  static constexpr int kReduceBytes = (kSplitK - 1) * kBlockM * kBlockN * 4;
+  // Shared memory: [1024 alignment slack][A ring][B ring][out subtiles][SFA ring][SFB ring][reduce][barriers]
   static constexpr int kMaxStages = 16;
+  static constexpr int kBarrierBytes = 2 * kMaxStages * 8 + (kSplitK > 1 ? 16 : 0);
   static constexpr int stages_with(int out_subtiles_per_wg) {
-    const int fixed = 1024 + kNumMathWarpgroups * out_subtiles_per_wg * kOutSubtileBytes + 256;
+    const int fixed = 1024 + kNumMathWarpgroups * out_subtiles_per_wg * kOutSubtileBytes + kReduceBytes + kBarrierBytes;
     const int n = (kSmemBudget - fixed) / kStageBytes;
     return n < kMaxStages ? n : kMaxStages;
   }
@@ -97,12 +110,18 @@ struct GemmKernelTraits {
   static constexpr int kNumStages = stages_with(kOutSubtiles);
   static_assert(kNumStages >= 3, "tile too large for shared memory: fewer than 3 stages cannot hide TMA latency");
   static constexpr int kOutTileBytes = kOutSubtiles * kOutSubtileBytes;  // per math warpgroup
-  static constexpr int kFixedBytes = 1024 + kNumMathWarpgroups * kOutTileBytes + 256;
+  static constexpr int kFixedBytes = 1024 + kNumMathWarpgroups * kOutTileBytes + kReduceBytes + kBarrierBytes;
   static constexpr int kSmemBytes = kFixedBytes + kNumStages * kStageBytes;
 
-  // Register split (setmaxnreg): the producer needs few; math warpgroups hold 2 x BLOCK_N/2 FP32 accumulators.
+  // Register split (setmaxnreg): the producer needs few; math warpgroups hold 2 x BLOCK_N/2 FP32 accumulators. The
+  // kernel is launched with 168 registers per thread (384 x 168 = 64512); setmaxnreg.inc waits until the pool has
+  // the registers, so 2 x 128 x (232 - 168) must not exceed 128 x (168 - kProducerRegs): 40 (48 deadlocked).
   static constexpr uint32_t kProducerRegs = 40;
   static constexpr uint32_t kMathRegs = 232;
+  static constexpr uint32_t kLaunchRegs = (65536 / kNumThreads) & ~7u;  // what __launch_bounds__(kNumThreads, 1) gives
+  static_assert(kNumMathWarpgroups == 1 ||
+                    kNumMathThreads * (kMathRegs - kLaunchRegs) <= 128 * (kLaunchRegs - kProducerRegs),
+                "setmaxnreg.inc would wait forever for registers the producer did not give back");
 };
 
 // TMA load of one operand tile (kRows rows of one 128-byte K block) into `tile`. Shared by a cluster of kShare CTAs:
@@ -130,6 +149,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   using Wgmma = ptx::WgmmaFp8<kBlockN>;
   constexpr int kNumAccum = Wgmma::kNumAccum;
 
+  constexpr uint32_t kFullBarrierArrivals = 2;
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   // 128B-swizzled TMA tiles and the swizzle arithmetic of the output tile need 1024-byte alignment. The offset is
   // added to smem_raw itself (not via an integer round trip) so that the compiler still knows every pointer below
@@ -141,8 +161,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   uint8_t* smem_out = smem_b + kStages * Traits::kTileBBytes;
   float* smem_sfa = reinterpret_cast<float*>(smem_out + Traits::kNumMathWarpgroups * Traits::kOutTileBytes);
   uint8_t* smem_sfb = reinterpret_cast<uint8_t*>(smem_sfa + kStages * kBlockM);
-  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_sfb + kStages * Traits::kTileSfbBytes);
+  uint8_t* smem_reduce = smem_sfb + kStages * Traits::kTileSfbBytes;
+  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_reduce + Traits::kReduceBytes);
   uint64_t* empty_bar = full_bar + kStages;
+  // Split-K: rank 0's "partials landed" barrier (one arrival with the bytes expected, completed by the other ranks'
+  // st.async) and each other rank's "rank 0 has read them" barrier (one arrival per math warp of rank 0).
+  uint64_t* reduce_full_bar = empty_bar + kStages;
+  uint64_t* reduce_free_bar = reduce_full_bar + 1;
 
   // Broadcast from lane 0: the compiler then knows the value is warp-uniform and keeps what derives from it (the
   // operand descriptors) in uniform registers, which wgmma reads directly (no per-use register-to-uniform moves).
@@ -154,9 +179,14 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   if (threadIdx.x == 0) {
 #pragma unroll 1
     for (int s = 0; s < kStages; ++s) {
-      ptx::mbarrier_init(&full_bar[s], 1);
+      // The producer's arrive.expect_tx (TMA bytes) and the completion of its SFB cp.async.
+      ptx::mbarrier_init(&full_bar[s], kFullBarrierArrivals);
       // One arrival per math warp of every CTA whose producer writes into this stage (the whole cluster).
       ptx::mbarrier_init(&empty_bar[s], Traits::kClusterSize * Traits::kNumMathWarpgroups * 4);
+    }
+    if constexpr (Traits::kSplitK > 1) {
+      ptx::mbarrier_init(reduce_full_bar, 1);
+      ptx::mbarrier_init(reduce_free_bar, Traits::kNumMathWarpgroups * 4);
     }
     ptx::fence_mbarrier_init();
   }
@@ -164,8 +194,16 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
   // as SMs free up; its own griddepcontrol.wait still waits for this whole grid to complete).
   ptx::griddepcontrol_launch_dependents();
   // The peer's barriers must be initialised before any multicast or remote arrive reaches them.
-  if constexpr (Traits::kClusterSize > 1) ptx::cluster_sync(); else __syncthreads();
-  const int cta_rank = Traits::kClusterSize > 1 ? static_cast<int>(ptx::cluster_cta_rank()) : 0;
+  if constexpr (Traits::kClusterCtas > 1) ptx::cluster_sync(); else __syncthreads();
+  // Rank in the cluster: the CTA's slice of a shared operand tile, or its share of K (split-K).
+  const int cta_rank = Traits::kClusterCtas > 1 ? static_cast<int>(ptx::cluster_cta_rank()) : 0;
+  // This CTA's K blocks [k_block_begin, k_block_end) of every tile: all of them, or an even share under split-K
+  // (possibly none when there are fewer K blocks than ranks; such a rank contributes zeros).
+  const int k_block_begin = Traits::kSplitK > 1 ? cta_rank * params.num_k_blocks / Traits::kSplitK : 0;
+  const int k_block_end =
+      Traits::kSplitK > 1 ? (cta_rank + 1) * params.num_k_blocks / Traits::kSplitK : params.num_k_blocks;
+  const int num_local_k_blocks = k_block_end - k_block_begin;
+  using Scheduler = DenseTileScheduler<Traits::kClusterM, Traits::kClusterN, 8, SplitKGrid<Traits::kSplitK>>;
 
   if (warpgroup == Traits::kNumMathWarpgroups) {
     // ------------------------------------------------------------------ producer
@@ -174,8 +212,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::tma_prefetch_descriptor(&tmap_a);
       ptx::tma_prefetch_descriptor(&tmap_b);
       ptx::tma_prefetch_descriptor(&tmap_sfa);
-      DenseTileScheduler<Traits::kClusterM, Traits::kClusterN> scheduler(params.num_m_blocks, params.num_n_blocks,
-                                                                          cta_rank);
+      Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
       // B is shared by a cluster along M, A by a cluster along N.
       auto load_b = [&](int stage, int kb, int n_block) {
         load_operand_tile<kBlockN, Traits::kClusterM>(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes,
@@ -187,14 +224,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       };
       // The scales of a stage are small: every CTA loads its own. SFB is one float, [n / 128, kb] of the row-major
       // [ceil(N/128), num_k_blocks] matrix (its rows are not 16-byte pitched, so not TMA-able): a 4-byte cp.async
-      // whose completion the stage's full barrier also waits for. Issued while the phase cannot complete yet
-      // (before the arrive.expect_tx, or before A's bytes are requested): cp.async.mbarrier.arrive raises the
-      // pending count when it executes. A cluster's surplus tile reads the last SFB row (it stores nothing).
+      // whose completion is the full barrier's second expected arrival. A cluster's surplus tile reads the last SFB
+      // row (it stores nothing).
       auto load_sfb = [&](int stage, int kb, int n_block) {
         const int nb = n_block < params.num_n_blocks ? n_block : params.num_n_blocks - 1;
         ptx::cp_async_4(smem_sfb + stage * Traits::kTileSfbBytes,
                         params.sfb + static_cast<int64_t>(nb * kBlockN / 128) * params.num_k_blocks + kb);
-        ptx::cp_async_mbarrier_arrive(&full_bar[stage]);
+        ptx::cp_async_mbarrier_arrive_noinc(&full_bar[stage]);
       };
       // SFA: the tile's BLOCK_M row scales of K block kb.
       auto load_sfa = [&](int stage, int kb, int m_block) {
@@ -223,7 +259,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
               load_a(s, s, m_block);
               load_sfa(s, s, m_block);
             } else {
-              ptx::mbarrier_arrive(&full_bar[s]);
+              ptx::mbarrier_arrive(&full_bar[s], kFullBarrierArrivals);
             }
           }
           first_pass = 1;
@@ -243,7 +279,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
                 load_b(s, kb, n_block);
                 load_sfa(s, kb, m_block);
               } else {
-                ptx::mbarrier_arrive(&full_bar[s]);  // a slot past the tile's last K block: no data
+                ptx::mbarrier_arrive(&full_bar[s], kFullBarrierArrivals);  // a slot past the tile's last K block
               }
             }
           }
@@ -257,16 +293,16 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           // depend on the previous kernel in the stream, are requested before griddepcontrol.wait; A and SFA
           // (typically the previous kernel's output) only after it. Without PDL the stages are filled in order (B
           // first would delay stage 0's A behind all of B: measured +5% at M <= 256).
-          const int prefill = params.num_k_blocks < kStages ? params.num_k_blocks : kStages;
-          for (int kb = 0; kb < prefill; ++kb) {
-            ptx::mbarrier_arrive_expect_tx(&full_bar[kb], params.stage_tx_bytes);
-            load_b(kb, kb, n_block);
+          const int prefill = num_local_k_blocks < kStages ? num_local_k_blocks : kStages;
+          for (int s = 0; s < prefill; ++s) {
+            ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
+            load_b(s, k_block_begin + s, n_block);
           }
           ptx::griddepcontrol_wait();
-          for (int kb = 0; kb < prefill; ++kb) {
-            load_sfb(kb, kb, n_block);
-            load_a(kb, kb, m_block);
-            load_sfa(kb, kb, m_block);
+          for (int s = 0; s < prefill; ++s) {
+            load_sfb(s, k_block_begin + s, n_block);
+            load_a(s, k_block_begin + s, m_block);
+            load_sfa(s, k_block_begin + s, m_block);
           }
           stage = prefill == kStages ? 0 : prefill;
           phase = prefill == kStages ? 1 : 0;
@@ -274,7 +310,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         }
         for (; have_tile; have_tile = scheduler.next(m_block, n_block), first_kb = 0) {
 #pragma unroll 1
-          for (int kb = first_kb; kb < params.num_k_blocks; ++kb) {
+          for (int kb = k_block_begin + first_kb; kb < k_block_end; ++kb) {
             ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
             load_sfb(stage, kb, n_block);
             ptx::mbarrier_arrive_expect_tx(&full_bar[stage], params.stage_tx_bytes);
@@ -297,8 +333,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // otherwise).
     ptx::griddepcontrol_wait();
     constexpr int kWaves = Traits::kWaves;
-    DenseTileScheduler<Traits::kClusterM, Traits::kClusterN> scheduler(params.num_m_blocks, params.num_n_blocks,
-                                                                        cta_rank);
+    Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
     uint8_t* my_out_tiles = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
@@ -311,6 +346,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     uint32_t issue_phase = 0;
     uint32_t ring_pass = 0;  // stage-aligned kernels: ring passes since the kernel started (the phase parity)
     float accum[kWaves][kNumAccum];
+    uint32_t split_tiles_done = 0;  // split-K: tiles reduced so far (the reduce barriers' phase parity)
 
     // Hands `stage` back to the producer(s) that fill it (one arrival per warp).
     auto release_stage_to_producers = [&](int stage) {
@@ -382,49 +418,52 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       // A cluster's surplus tile (past the last M or N block, see DenseTileScheduler) only helps with the loads; it
       // stores nothing.
       const bool surplus_tile = m_block >= params.num_m_blocks || n_block >= params.num_n_blocks;
-      const int num_k_blocks = params.num_k_blocks;
+      const int num_k_blocks = num_local_k_blocks;
 
       if constexpr (Traits::kTwoDeep) {
-        // Two-deep software pipeline over K blocks: the wgmma of block kb+1 run on the tensor cores while this
-        // warpgroup promotes block kb (wait_group<1>), so the promotion FMAs do not leave the tensor cores idle.
-        // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled pair.
-        float partial0[kNumAccum], partial1[kNumAccum];
-        // Waits for K block `kb` in the ring, issues its wgmma into `dst`, reads its row scales.
-        auto issue = [&](float(&dst)[kNumAccum], float& scale0, float& scale1) {
-          ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
-          issue_wave(dst, issue_stage, 0);
-          float sfa0, sfa1;
-          row_scales(issue_stage, 0, sfa0, sfa1);
-          const float sfb = block_scale_b(issue_stage);
-          scale0 = sfa0 * sfb;
-          scale1 = sfa1 * sfb;
-          advance_issue();
-        };
-        auto retire = [&](float(&src)[kNumAccum], float scale0, float scale1) {
-          release();
-          promote(accum[0], src, scale0, scale1);
-        };
-        float scale0_a, scale1_a, scale0_b, scale1_b;
-        issue(partial0, scale0_a, scale1_a);
-        int kb = 0;
-#pragma unroll 1
-        for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
-          issue(partial1, scale0_b, scale1_b);
-          ptx::wgmma_wait_group<1>();
-          retire(partial0, scale0_a, scale1_a);
+        if (num_k_blocks > 0) {  // (a split-K rank may have no K blocks: it contributes zeros)
+          // Two-deep software pipeline over K blocks: the wgmma of block kb+1 run on the tensor cores while this
+          // warpgroup promotes block kb (wait_group<1>), so the promotion FMAs do not leave the tensor cores idle.
+          // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled
+          // pair.
+          float partial0[kNumAccum], partial1[kNumAccum];
+          // Waits for K block `kb` in the ring, issues its wgmma into `dst`, reads its row scales.
+          auto issue = [&](float(&dst)[kNumAccum], float& scale0, float& scale1) {
+            ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
+            issue_wave(dst, issue_stage, 0);
+            float sfa0, sfa1;
+            row_scales(issue_stage, 0, sfa0, sfa1);
+            const float sfb = block_scale_b(issue_stage);
+            scale0 = sfa0 * sfb;
+            scale1 = sfa1 * sfb;
+            advance_issue();
+          };
+          auto retire = [&](float(&src)[kNumAccum], float scale0, float scale1) {
+            release();
+            promote(accum[0], src, scale0, scale1);
+          };
+          float scale0_a, scale1_a, scale0_b, scale1_b;
           issue(partial0, scale0_a, scale1_a);
-          ptx::wgmma_wait_group<1>();
-          retire(partial1, scale0_b, scale1_b);
-        }
-        if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
-          issue(partial1, scale0_b, scale1_b);
-          ptx::wgmma_wait_group<1>();
-          retire(partial0, scale0_a, scale1_a);
-          ptx::wgmma_wait_group<0>();
-          retire(partial1, scale0_b, scale1_b);
-        } else {  // one block left
-          ptx::wgmma_wait_group<0>();
-          retire(partial0, scale0_a, scale1_a);
+          int kb = 0;
+#pragma unroll 1
+          for (; kb + 2 < num_k_blocks; kb += 2) {  // steady state: block kb is in flight in partial0
+            issue(partial1, scale0_b, scale1_b);
+            ptx::wgmma_wait_group<1>();
+            retire(partial0, scale0_a, scale1_a);
+            issue(partial0, scale0_a, scale1_a);
+            ptx::wgmma_wait_group<1>();
+            retire(partial1, scale0_b, scale1_b);
+          }
+          if (kb + 1 < num_k_blocks) {  // two blocks left: kb (in flight) and kb + 1
+            issue(partial1, scale0_b, scale1_b);
+            ptx::wgmma_wait_group<1>();
+            retire(partial0, scale0_a, scale1_a);
+            ptx::wgmma_wait_group<0>();
+            retire(partial1, scale0_b, scale1_b);
+          } else {  // one block left
+            ptx::wgmma_wait_group<0>();
+            retire(partial0, scale0_a, scale1_a);
+          }
         }
       } else {
         // Wave after wave: each wave's 4 wgmma go into the one scratch accumulator and are promoted as soon as
@@ -455,6 +494,47 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
             }
           }
         }
+      }
+
+      // ---------------------------------------------------------------- split-K reduction
+      if constexpr (Traits::kSplitK > 1) {
+        // Ranks 1.. store their partial accumulators into rank 0 and move on to their next tile; rank 0 adds them in
+        // rank order (the same order every run: deterministic) and continues with the epilogue.
+        constexpr int kVecs = kNumAccum / 4;
+        const int math_thread = warpgroup * 128 + thread_in_wg;
+        const uint32_t slot0 = ptx::smem_addr(smem_reduce) + static_cast<uint32_t>(math_thread) * 16u;
+        constexpr uint32_t kVecStride = Traits::kNumMathThreads * 16u;  // bytes between accumulator quads
+        if (cta_rank != 0) {
+          // Rank 0 must have read this rank's previous partials before they are overwritten.
+          if (split_tiles_done > 0) ptx::mbarrier_wait_acquire_cluster(reduce_free_bar, (split_tiles_done - 1) & 1u);
+          const uint32_t dst = ptx::mapa_shared(slot0 + static_cast<uint32_t>(cta_rank - 1) * kVecs * kVecStride, 0);
+          const uint32_t bar = ptx::mapa_shared(ptx::smem_addr(reduce_full_bar), 0);
+#pragma unroll
+          for (int v = 0; v < kVecs; ++v)
+            ptx::st_async_v4(dst + v * kVecStride, accum[0][4 * v], accum[0][4 * v + 1], accum[0][4 * v + 2],
+                             accum[0][4 * v + 3], bar);
+          ++split_tiles_done;
+          continue;
+        }
+        if (threadIdx.x == 0) ptx::mbarrier_arrive_expect_tx(reduce_full_bar, Traits::kReduceBytes);
+        ptx::mbarrier_wait(reduce_full_bar, split_tiles_done & 1u);
+#pragma unroll
+        for (int r = 1; r < Traits::kSplitK; ++r) {
+#pragma unroll
+          for (int v = 0; v < kVecs; ++v) {
+            const float4 x = ptx::ld_shared_v4f(slot0 + static_cast<uint32_t>((r - 1) * kVecs + v) * kVecStride);
+            accum[0][4 * v] += x.x;
+            accum[0][4 * v + 1] += x.y;
+            accum[0][4 * v + 2] += x.z;
+            accum[0][4 * v + 3] += x.w;
+          }
+        }
+        __syncwarp();  // every lane's reads are done before lane 0 hands the buffer back
+        if (lane == 0) {
+#pragma unroll
+          for (int r = 1; r < Traits::kSplitK; ++r) ptx::mbarrier_arrive_release_cluster(reduce_free_bar, r);
+        }
+        ++split_tiles_done;
       }
 
       // ---------------------------------------------------------------- epilogue
@@ -504,7 +584,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     if (store_leader) ptx::tma_store_wait_read();
   }
   // No CTA may leave while its peer can still multicast into its shared memory or arrive on its barriers.
-  if constexpr (Traits::kClusterSize > 1) ptx::cluster_sync();
+  if constexpr (Traits::kClusterCtas > 1) ptx::cluster_sync();
 #endif
 }
 

@@ -20,6 +20,13 @@ struct KernelGrid {
   __device__ __forceinline__ static int cta_index() { return static_cast<int>(blockIdx.x); }
   __device__ __forceinline__ static int num_ctas() { return static_cast<int>(gridDim.x); }
 };
+// Split-K clusters: the kCtasPerTile CTAs of a cluster (consecutive blockIdx.x) take the same tiles, so the
+// scheduler sees one slot per cluster.
+template <int kCtasPerTile>
+struct SplitKGrid {
+  __device__ __forceinline__ static int cta_index() { return static_cast<int>(blockIdx.x) / kCtasPerTile; }
+  __device__ __forceinline__ static int num_ctas() { return static_cast<int>(gridDim.x) / kCtasPerTile; }
+};
 #else
 struct KernelGrid;  // only defined where kernels are compiled
 #endif

@@ -49,3 +49,54 @@ TEST(GemmTileModel, NeverPicksATileThatIsNotCompiled) {
 
 }  // namespace
 }  // namespace mxgemm::host
+
+namespace mxgemm::host {
+namespace {
+
+TEST(GemmTileModel, SplitKOnlyWhereTheTilesLeaveMostSmsIdle) {
+  // Measured (bench/results/2026-11-25-h100-gemm-s4-prefetch0-*.json): 64x64 split 2 wins at 16x2048x7168 (32
+  // tiles), loses at 64x4096x7168 (64 tiles) and at every PEERS.md shape.
+  TileChoice t = choose_dense_tile(16, 2048, 7168, 132, 32);
+  EXPECT_EQ(t.block_m, 64);
+  EXPECT_EQ(t.block_n, 64);
+  EXPECT_EQ(t.split_k, 2) << t.describe();
+  t = choose_dense_tile(16, 2048, 7168, 132, 128);
+  EXPECT_EQ(t.block_n, 128);
+  EXPECT_EQ(t.split_k, 2) << t.describe();
+  EXPECT_EQ(choose_dense_tile(64, 4096, 7168, 132, 32).split_k, 1);
+  EXPECT_EQ(choose_dense_tile(16, 2048, 1024, 132, 32).split_k, 1) << "short K: not worth a reduction";
+  for (int64_t M : {1, 128, 256, 4096, 8192})
+    for (int64_t N : {4096, 7168})
+      for (int64_t K : {2048, 7168}) EXPECT_EQ(choose_dense_tile(M, N, K, 132, 32).split_k, 1) << M << "x" << N << "x" << K;
+}
+
+TEST(TileSpecParse, AcceptsTwoToFiveFields) {
+  TileSpec t;
+  ASSERT_TRUE(parse_tile_spec("256x128", &t));
+  EXPECT_EQ(t.block_m, 256);
+  EXPECT_EQ(t.block_n, 128);
+  EXPECT_EQ(t.cluster_m, 1);
+  EXPECT_EQ(t.cluster_n, 1);
+  EXPECT_EQ(t.split_k, 1);
+  ASSERT_TRUE(parse_tile_spec("256x128x1x2", &t));
+  EXPECT_EQ(t.cluster_n, 2);
+  EXPECT_EQ(t.split_k, 1);
+  ASSERT_TRUE(parse_tile_spec("128x64x1x1x4", &t));
+  EXPECT_EQ(t.block_m, 128);
+  EXPECT_EQ(t.block_n, 64);
+  EXPECT_EQ(t.split_k, 4);
+  EXPECT_EQ(describe_tile_spec(t), "128x64 cluster 1x1 split-K 4");
+}
+
+TEST(TileSpecParse, RefusesMalformedAndLeavesTheOutputAlone) {
+  for (const char* bad : {"", "256", "256x", "256x128x", "x128", "256x128x1x2x3x4", "256x0", "256x-1", "256X128",
+                          "256x128 ", " 256x128", "256x128x1x2x", "1234567x1", "auto", "256x128,128x128"}) {
+    TileSpec t{7, 7, 7, 7, 7};
+    EXPECT_FALSE(parse_tile_spec(bad, &t)) << "'" << bad << "'";
+    EXPECT_EQ(t.block_m, 7) << "'" << bad << "'";
+    EXPECT_EQ(t.split_k, 7) << "'" << bad << "'";
+  }
+}
+
+}  // namespace
+}  // namespace mxgemm::host

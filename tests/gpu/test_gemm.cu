@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu_test_util.h"
@@ -39,19 +40,20 @@ constexpr FormatCase kFormats[] = {
     {OutFormat::kG128UE8M0, ScaleRule::kRCEIL, ScaleLayout::kCompact, "g128_ue8m0"},
 };
 
-struct Tile {
-  int block_m, block_n, cluster_m, cluster_n;
-  std::string name() const {
-    return std::to_string(block_m) + "x" + std::to_string(block_n) + " cluster " + std::to_string(cluster_m) + "x" +
-           std::to_string(cluster_n);
-  }
+// A tile config (see host::TileSpec); {0, 0} = the cost model's choice.
+struct Tile : host::TileSpec {
+  Tile(int bm, int bn, int cm = 1, int cn = 1, int sk = 1) : host::TileSpec{bm, bn, cm, cn, sk} {}
+  std::string name() const { return host::describe_tile_spec(*this); }
 };
-// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py); {0,0,1,1} = the cost model's choice.
+// The tiles compiled for an epilogue (scripts/gen_gemm_instances.py).
 std::vector<Tile> tiles_for(OutFormat f) {
   if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0)
-    return {{64, 128, 1, 1}, {128, 128, 1, 1}, {128, 128, 2, 1}, {256, 128, 1, 1}, {256, 128, 2, 1}, {256, 128, 1, 2}};
-  return {{64, 64, 1, 1},   {128, 64, 1, 1},  {128, 128, 1, 1}, {128, 128, 2, 1},
-          {256, 128, 1, 1}, {256, 128, 2, 1}, {256, 128, 1, 2}};
+    return {{64, 128},          {128, 128},         {128, 128, 2, 1}, {256, 128},
+            {256, 128, 2, 1},   {256, 128, 1, 2},   {64, 128, 1, 1, 2}, {64, 128, 1, 1, 4},
+            {128, 128, 1, 1, 2}};
+  return {{64, 64},          {128, 64},         {128, 128},          {128, 128, 2, 1},  {256, 128},
+          {256, 128, 2, 1},  {256, 128, 1, 2},  {64, 64, 1, 1, 2},   {64, 64, 1, 1, 4}, {128, 64, 1, 1, 2},
+          {128, 128, 1, 1, 2}};
 }
 
 int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
@@ -165,7 +167,7 @@ std::string first_mismatch(const char* what, const std::vector<uint8_t>& got, co
 std::string run_and_compare_exact(const Problem& p, const FormatCase& f, Tile t) {
   Output out(f, p.M, p.N);
   out.poison();
-  host::fp8_gemm_nt_with_tile(p.args(out.spec), t.block_m, t.block_n, t.cluster_m, t.cluster_n, nullptr);
+  host::fp8_gemm_nt_with_tile(p.args(out.spec), t, nullptr);
   cuda_check(cudaDeviceSynchronize(), "gemm");
   std::vector<uint8_t> want_data, want_scales;
   reference_output(f, p.ref, p.M, p.N, want_data, want_scales);
@@ -229,7 +231,7 @@ TEST(GemmExact, ManyShapesAllFormatsBitExact) {
     ++shapes;
     for (const FormatCase& f : kFormats) {
       const std::vector<Tile> tiles = tiles_for(f.format);
-      for (Tile t : {Tile{0, 0, 1, 1}, tiles[i % tiles.size()]}) {
+      for (Tile t : {Tile{0, 0}, tiles[i % tiles.size()]}) {
         ++runs;
         const std::string err = run_and_compare_exact(p, f, t);
         if (!err.empty() && ++failures <= 20)
@@ -418,49 +420,58 @@ TEST(GemmPdl, ChainedGemmsMatchSerialRun) {
   const FormatCase& mid_format = kFormats[5];    // g128_fp32: e4m3 + MN-major FP32 scales = the next GEMM's SFA
   const FormatCase& out_format = kFormats[1];    // mxfp8 rceil compact
   Output mid(mid_format, M, N1);
-  auto chain = [&](int parity, const Output& dst, bool pdl, cudaStream_t stream) {
-    GemmNTArgs g1 = first[parity].args(mid.spec);
-    g1.pdl = pdl;
-    fp8_gemm_nt(g1, stream);
-    GemmNTArgs g2 = second.args(dst.spec);
-    g2.a = mid.data.get();
-    g2.sfa = mid.scales.as<float>();
-    g2.pdl = pdl;
-    fp8_gemm_nt(g2, stream);
-  };
-  std::vector<std::vector<uint8_t>> want_data(2), want_scales(2);
-  for (int parity = 0; parity < 2; ++parity) {
-    Output serial(out_format, M, N2);
-    serial.poison();
-    chain(parity, serial, false, nullptr);
-    cuda_check(cudaDeviceSynchronize(), "sync");
-    want_data[parity] = serial.data.download_all();
-    want_scales[parity] = serial.scales.download_all();
-  }
-  ASSERT_NE(want_data[0], want_data[1]) << "the two parities must differ for the test to see a race";
+  // Both GEMMs with the cost model's tile, then with forced tiles of each producer structure: a split-K cluster
+  // (its rank 0 reduces after the others), 2-CTA clusters sharing A and B, the stage-aligned 256x128.
+  const std::pair<Tile, Tile> tile_pairs[] = {{Tile{0, 0}, Tile{0, 0}},
+                                              {Tile{128, 128, 1, 1, 2}, Tile{64, 64, 1, 1, 4}},
+                                              {Tile{256, 128, 1, 2}, Tile{128, 128, 2, 1}},
+                                              {Tile{256, 128}, Tile{128, 64, 1, 1, 2}}};
+  for (const auto& [tile1, tile2] : tile_pairs) {
+    SCOPED_TRACE("GEMM1 tile " + tile1.name() + ", GEMM2 tile " + tile2.name());
+    auto chain = [&](int parity, const Output& dst, bool pdl, cudaStream_t stream) {
+      GemmNTArgs g1 = first[parity].args(mid.spec);
+      g1.pdl = pdl;
+      host::fp8_gemm_nt_with_tile(g1, tile1, stream);
+      GemmNTArgs g2 = second.args(dst.spec);
+      g2.a = mid.data.get();
+      g2.sfa = mid.scales.as<float>();
+      g2.pdl = pdl;
+      host::fp8_gemm_nt_with_tile(g2, tile2, stream);
+    };
+    std::vector<std::vector<uint8_t>> want_data(2), want_scales(2);
+    for (int parity = 0; parity < 2; ++parity) {
+      Output serial(out_format, M, N2);
+      serial.poison();
+      chain(parity, serial, false, nullptr);
+      cuda_check(cudaDeviceSynchronize(), "sync");
+      want_data[parity] = serial.data.download_all();
+      want_scales[parity] = serial.scales.download_all();
+    }
+    ASSERT_NE(want_data[0], want_data[1]) << "the two parities must differ for the test to see a race";
 
-  cudaStream_t stream;
-  cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
-  constexpr int kIters = 8;
-  std::vector<Output> eager, graphed;
-  for (int i = 0; i < kIters; ++i) {
-    eager.emplace_back(out_format, M, N2);
-    graphed.emplace_back(out_format, M, N2);
-    eager.back().poison();
-    graphed.back().poison();
+    cudaStream_t stream;
+    cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+    constexpr int kIters = 8;
+    std::vector<Output> eager, graphed;
+    for (int i = 0; i < kIters; ++i) {
+      eager.emplace_back(out_format, M, N2);
+      graphed.emplace_back(out_format, M, N2);
+      eager.back().poison();
+      graphed.back().poison();
+    }
+    for (int i = 0; i < kIters; ++i) chain(i % 2, eager[i], true, stream);
+    cuda_check(cudaStreamSynchronize(stream), "sync eager");
+    capture_and_replay(stream, [&] {
+      for (int i = 0; i < kIters; ++i) chain(i % 2, graphed[i], true, stream);
+    }, 1);
+    for (int i = 0; i < kIters; ++i) {
+      EXPECT_EQ(eager[i].data.download_all(), want_data[i % 2]) << "eager iteration " << i;
+      EXPECT_EQ(eager[i].scales.download_all(), want_scales[i % 2]) << "eager iteration " << i;
+      EXPECT_EQ(graphed[i].data.download_all(), want_data[i % 2]) << "graph iteration " << i;
+      EXPECT_EQ(graphed[i].scales.download_all(), want_scales[i % 2]) << "graph iteration " << i;
+    }
+    cudaStreamDestroy(stream);
   }
-  for (int i = 0; i < kIters; ++i) chain(i % 2, eager[i], true, stream);
-  cuda_check(cudaStreamSynchronize(stream), "sync eager");
-  capture_and_replay(stream, [&] {
-    for (int i = 0; i < kIters; ++i) chain(i % 2, graphed[i], true, stream);
-  }, 1);
-  for (int i = 0; i < kIters; ++i) {
-    EXPECT_EQ(eager[i].data.download_all(), want_data[i % 2]) << "eager iteration " << i;
-    EXPECT_EQ(eager[i].scales.download_all(), want_scales[i % 2]) << "eager iteration " << i;
-    EXPECT_EQ(graphed[i].data.download_all(), want_data[i % 2]) << "graph iteration " << i;
-    EXPECT_EQ(graphed[i].scales.download_all(), want_scales[i % 2]) << "graph iteration " << i;
-  }
-  cudaStreamDestroy(stream);
 }
 
 // Fused epilogue == standalone quantizer on the same FP32 data: with exact inputs and a small K the bf16 output is
@@ -523,7 +534,29 @@ TEST(GemmBadInput, RejectedNothingWritten) {
   g = p.args(out.spec);
   g.a = static_cast<const uint8_t*>(g.a) + 1;
   expect_rejected(g, "a=");
+  // Tile configs that are not compiled in (split-K on the two-wave 256x128 tile, a 2-CTA cluster of 64x64 tiles,
+  // g128's 128-column group in a 64-wide tile): kNotImplemented, naming the tile, nothing launched.
+  const Tile uncompiled[] = {{256, 128, 1, 1, 2}, {64, 64, 2, 1}, {128, 64, 1, 1, 8}};
+  for (const Tile& t : uncompiled) {
+    try {
+      host::fp8_gemm_nt_with_tile(p.args(out.spec), t, nullptr);
+      ADD_FAILURE() << "accepted tile " << t.name();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kNotImplemented) << e.what();
+      EXPECT_NE(std::string(e.what()).find(t.name()), std::string::npos) << e.what();
+    }
+  }
+  Output out_g128(kFormats[5], p.M, p.N);
+  out_g128.poison();
+  try {
+    host::fp8_gemm_nt_with_tile(p.args(out_g128.spec), Tile{64, 64}, nullptr);
+    ADD_FAILURE() << "accepted g128 with a 64-wide tile";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotImplemented) << e.what();
+  }
   cuda_check(cudaDeviceSynchronize(), "sync");
+  const std::vector<uint8_t> g128_bytes = out_g128.data.download_all();
+  EXPECT_TRUE(std::all_of(g128_bytes.begin(), g128_bytes.end(), [](uint8_t b) { return b == kPoison; }));
   const std::vector<uint8_t> bytes = out.data.download_all();
   EXPECT_TRUE(std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == kPoison; }));
 }

@@ -313,23 +313,7 @@ class Interleaved {
 
 bool parse_tile(const std::string& text, TileRequest* out) {
   TileRequest t;
-  if (text != "auto") {
-    // 2 to 4 positive integers separated by 'x', nothing else ("256x128x" and "256x128x1x2x3" are refused).
-    int* const fields[] = {&t.block_m, &t.block_n, &t.cluster_m, &t.cluster_n};
-    size_t pos = 0;
-    int n = 0;
-    for (; n < 4; ++n) {
-      size_t end = pos;
-      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-      if (end == pos || end - pos > 6) return false;
-      *fields[n] = std::stoi(text.substr(pos, end - pos));
-      if (*fields[n] <= 0) return false;
-      if (end == text.size()) break;
-      if (text[end] != 'x') return false;
-      pos = end + 1;
-    }
-    if (n < 1 || n >= 4) return false;  // n = index of the last field read: 1..3
-  }
+  if (text != "auto" && !host::parse_tile_spec(text, &t.spec)) return false;
   t.name = text;
   *out = t;
   return true;
@@ -515,10 +499,11 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
         v.row.extra["floor_us"] = v.floor_us;
         if (std::isfinite(cub_err)) v.row.extra["cublaslt_rel_err"] = cub_err;
         if (!tile.is_auto()) {
-          v.row.extra["tile_block_m"] = tile.block_m;
-          v.row.extra["tile_block_n"] = tile.block_n;
-          v.row.extra["tile_cluster_m"] = tile.cluster_m;
-          v.row.extra["tile_cluster_n"] = tile.cluster_n;
+          v.row.extra["tile_block_m"] = tile.spec.block_m;
+          v.row.extra["tile_block_n"] = tile.spec.block_n;
+          v.row.extra["tile_cluster_m"] = tile.spec.cluster_m;
+          v.row.extra["tile_cluster_n"] = tile.spec.cluster_n;
+          v.row.extra["tile_split_k"] = tile.spec.split_k;
         }
 
         v.out_data = DeviceBuffer(static_cast<size_t>(s.M * s.N) * elem_bytes(f));
@@ -535,7 +520,7 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
           if (tile.is_auto())
             fp8_gemm_nt(a, stream);
           else
-            host::fp8_gemm_nt_with_tile(a, tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n, stream);
+            host::fp8_gemm_nt_with_tile(a, tile.spec, stream);
         };
 
         bool ran = false;

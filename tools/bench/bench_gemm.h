@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "host/gemm_configs.h"
 #include "mxgemm/mxgemm.h"
 
 namespace mxgemm::bench {
@@ -23,13 +24,13 @@ struct OutFormatChoice {
 };
 
 // A tile configuration to time (--tiles): "auto" = the library's cost model (the public fp8_gemm_nt), or
-// BMxBN[xCLUSTER_M[xCLUSTER_N]] forced through the internal dispatcher (rows then read "<format>@<tile>").
+// BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] forced through the internal dispatcher (rows then read "<format>@<tile>").
 struct TileRequest {
   std::string name = "auto";
-  int block_m = 0, block_n = 0, cluster_m = 1, cluster_n = 1;
-  bool is_auto() const { return block_m == 0; }
+  host::TileSpec spec;  // block_m = 0: auto
+  bool is_auto() const { return spec.block_m == 0; }
 };
-// Parses "auto" or BMxBN[xCMxCN]; false if malformed.
+// Parses "auto" or BMxBN[xCMxCN[xSK]] (host::parse_tile_spec); false if malformed.
 bool parse_tile(const std::string& text, TileRequest* out);
 
 // The dense shapes of PEERS.md, in its order.

@@ -49,7 +49,7 @@ void usage(FILE* f) {
                "  --mode      what to run (default all)\n"
                "  --shapes    GEMM shapes, default the dense shapes of PEERS.md\n"
                "  --formats   output formats: bf16,mxfp8,mxfp8_blocked,mxfp8_floor,g128_fp32,g128_ue8m0 (default all)\n"
-               "  --tiles     gemm tiles: auto (the cost model) and/or BMxBN[xCMxCN] forced (default auto)\n"
+               "  --tiles     gemm tiles: auto (the cost model) and/or BMxBN[xCMxCN[xSK]] forced (default auto)\n"
                "  --iters     timed calls per measurement, median reported (default 30)\n"
                "  --rounds    gemm mode: interleaved rounds over all measurements of a shape, median (default 5)\n"
                "  --warmup    untimed calls first (default 5)\n"
@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
       for (const auto& t : split(value("--tiles"), ',')) {
         TileRequest tr;
         if (!parse_tile(t, &tr)) {
-          std::fprintf(stderr, "mxgemm-bench: --tiles: '%s' is not auto or BMxBN[xCMxCN]\n", t.c_str());
+          std::fprintf(stderr, "mxgemm-bench: --tiles: '%s' is not auto or BMxBN[xCMxCN[xSK]]\n", t.c_str());
           return 2;
         }
         tiles.push_back(tr);
