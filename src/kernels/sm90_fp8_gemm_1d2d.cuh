@@ -469,28 +469,55 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // Wave after wave: each wave's 4 wgmma go into the one scratch accumulator and are promoted as soon as
         // they complete; while this warpgroup waits and promotes, the other warpgroup's wave runs. Stage-aligned
         // (see Traits::kStageAligned): the loop over a pass's stages is unrolled, so every address is a constant.
+        //
+        // The next K block's full-barrier wait and scale loads run while this block's last wave is on the tensor
+        // cores (look-ahead). Measured with a clock64 probe (bench/results/2026-11-25-h100-gemm-s4-probe-*): from
+        // one wave's completion to the next wave's issue a warpgroup needs ~310 cycles inside a K block (promotion
+        // ~200, issue ~110) but ~500 across a K-block boundary (+ barrier wait, scale loads, loop), and the other
+        // warpgroup's wave covers only ~256 of them: ~300 idle tensor cycles per 1024-cycle K block, most of them at
+        // the boundary.
         float partial[kNumAccum];
         const int num_passes = (num_k_blocks + kStages - 1) / kStages;
+        float sfb_cur, sfa0_cur[kWaves], sfa1_cur[kWaves];
+        auto load_block_scales = [&](int stage, float& sfb, float(&sfa0)[kWaves], float(&sfa1)[kWaves]) {
+          sfb = block_scale_b(stage);
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) row_scales(stage, w, sfa0[w], sfa1[w]);
+        };
+        // The tile's first K block (stage 0 of this pass).
+        ptx::mbarrier_wait(&full_bar[0], ring_pass & 1u);
+        load_block_scales(0, sfb_cur, sfa0_cur, sfa1_cur);
 #pragma unroll 1
         for (int it = 0; it < num_passes; ++it, ++ring_pass) {
 #pragma unroll
           for (int s = 0; s < kStages; ++s) {
             const int kb = it * kStages + s;
-            ptx::mbarrier_wait(&full_bar[s], ring_pass & 1u);
             if (kb >= num_k_blocks) {  // a slot past the tile's last K block: no data
+              ptx::mbarrier_wait(&full_bar[s], ring_pass & 1u);
               release_stage_to_producers(s);
               continue;
             }
-            const float sfb = block_scale_b(s);
-            float sfa0[kWaves], sfa1[kWaves];
-#pragma unroll
-            for (int w = 0; w < kWaves; ++w) row_scales(s, w, sfa0[w], sfa1[w]);
+            // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
+            float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
 #pragma unroll
             for (int w = 0; w < kWaves; ++w) {
               issue_wave(partial, s, w);
+              if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
+                // Look-ahead: the next block is stage s + 1 of this pass, or stage 0 of the next one.
+                const int next_stage = s + 1 < kStages ? s + 1 : 0;
+                const uint32_t next_parity = (s + 1 < kStages ? ring_pass : ring_pass + 1) & 1u;
+                ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
+                load_block_scales(next_stage, sfb_next, sfa0_next, sfa1_next);
+              }
               ptx::wgmma_wait_group<0>();
               if (w == kWaves - 1) release_stage_to_producers(s);  // every wgmma of the stage has read its operands
-              promote(accum[w], partial, sfa0[w] * sfb, sfa1[w] * sfb);
+              promote(accum[w], partial, sfa0_cur[w] * sfb_cur, sfa1_cur[w] * sfb_cur);
+            }
+            sfb_cur = sfb_next;
+#pragma unroll
+            for (int w = 0; w < kWaves; ++w) {
+              sfa0_cur[w] = sfa0_next[w];
+              sfa1_cur[w] = sfa1_next[w];
             }
           }
         }
