@@ -41,18 +41,18 @@ bool debug_enabled() {
 // the 128x64 tile split over K in 2-CTA clusters. A malformed value fails every GEMM call (kInvalidArgument) rather
 // than being ignored.
 struct ForcedTile {
-  bool set = false, valid = true;
-  std::string text;
+  bool set = false;
   host::TileSpec spec;
+  std::string error;  // non-empty: the value is malformed (thrown by every call)
 };
 const ForcedTile& forced_tile_from_env() {
   static const ForcedTile forced = [] {
     ForcedTile f;
-    const char* v = std::getenv("MXGEMM_FORCE_TILE");
-    if (v == nullptr || v[0] == '\0') return f;
-    f.set = true;
-    f.text = v;
-    f.valid = host::parse_tile_spec(f.text, &f.spec);
+    try {
+      f.set = host::forced_tile_from_env_value(std::getenv("MXGEMM_FORCE_TILE"), &f.spec);
+    } catch (const Error& e) {
+      f.error = e.what();
+    }
     return f;
   }();
   return forced;
@@ -74,23 +74,15 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, const TileSpec& forced, cudaS
   a.out.ld = mxgemm::detail::resolved_out_ld(a.out, a.N);
 
   host::TileChoice tile;
-  auto take = [&tile](const TileSpec& t, const char* why) {
-    tile.block_m = t.block_m;
-    tile.block_n = t.block_n;
-    tile.cluster_m = t.cluster_m;
-    tile.cluster_n = t.cluster_n;
-    tile.split_k = t.split_k;
-    tile.why = why;
-  };
   const ForcedTile& env = forced_tile_from_env();
   if (forced.block_m != 0) {
-    take(forced, "forced by the caller");
+    static_cast<TileSpec&>(tile) = forced;
+    tile.why = "forced by the caller";
+  } else if (!env.error.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, env.error);
   } else if (env.set) {
-    if (!env.valid)
-      throw Error(ErrorCode::kInvalidArgument, "MXGEMM_FORCE_TILE='" + env.text +
-                                                   "' is not BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] (2 to 5 positive "
-                                                   "integers separated by 'x'); unset it to let the cost model choose");
-    take(env.spec, "MXGEMM_FORCE_TILE");
+    static_cast<TileSpec&>(tile) = env.spec;
+    tile.why = "MXGEMM_FORCE_TILE";
   } else {
     tile = host::choose_dense_tile(a.M, a.N, a.K, dev.num_sms, group_size(a.out.format));
   }
@@ -98,9 +90,7 @@ void fp8_gemm_nt_with_tile(const GemmNTArgs& args, const TileSpec& forced, cudaS
                                                                    tile.cluster_n, tile.split_k, epilogue_kind(a.out));
   if (launch == nullptr)
     throw Error(ErrorCode::kNotImplemented,
-                "fp8_gemm_nt: no kernel compiled for tile " +
-                    describe_tile_spec(TileSpec{tile.block_m, tile.block_n, tile.cluster_m, tile.cluster_n,
-                                                tile.split_k}) +
+                "fp8_gemm_nt: no kernel compiled for tile " + describe_tile_spec(tile) +
                     " with out_format=" + to_string(a.out.format));
   if (debug_enabled())
     std::fprintf(stderr, "[mxgemm] fp8_gemm_nt M=%lld N=%lld K=%lld out=%s: tile %dx%d cluster %dx%d split-K %d, %s\n",

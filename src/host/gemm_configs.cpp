@@ -97,6 +97,15 @@ std::string describe_tile_spec(const TileSpec& t) {
          "x" + std::to_string(t.cluster_n) + " split-K " + std::to_string(t.split_k);
 }
 
+bool forced_tile_from_env_value(const char* value, TileSpec* out) {
+  if (value == nullptr || value[0] == '\0') return false;
+  if (!parse_tile_spec(value, out))
+    throw Error(ErrorCode::kInvalidArgument, std::string("MXGEMM_FORCE_TILE='") + value +
+                                                 "' is not BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] (2 to 5 positive "
+                                                 "integers separated by 'x'); unset it to let the cost model choose");
+  return true;
+}
+
 std::string TileChoice::describe() const {
   char buf[320];
   std::snprintf(buf, sizeof buf, "%s (tiles=%lld waves=%lld: mma %.1f us, hbm %.1f us, l2 %.1f us)", why,
@@ -130,7 +139,8 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     const bool better = best.block_m == 0 || est < best.modelled_us * 0.98 ||
                         (est < best.modelled_us * 1.02 && c.block_m < best.block_m && M <= 64);
     if (better)
-      best = TileChoice{c.block_m, c.block_n, c.cluster_m, c.cluster_n, 1, est, c.why, tiles, waves, mma_us, hbm_us, l2_us};
+      best = TileChoice{{c.block_m, c.block_n, c.cluster_m, c.cluster_n, 1}, est, c.why, tiles, waves, mma_us, hbm_us,
+                        l2_us};
   }
   // Split-K (see the table above): when the small-M tile leaves three quarters of the SMs idle over a long K.
   if (best.block_m == 64 && best.tiles * 4 <= num_sms && (K + 127) / 128 >= 16) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "mxgemm/mxgemm.h"
+
 namespace mxgemm::host {
 
 // A tile configuration by name: BMxBN[xCLUSTER_M[xCLUSTER_N[xSPLIT_K]]] (MXGEMM_FORCE_TILE, the bench's --tiles,
@@ -21,11 +23,12 @@ bool parse_tile_spec(const std::string& text, TileSpec* out);
 // "BMxBN cluster CMxCN split-K S", for messages.
 std::string describe_tile_spec(const TileSpec& t);
 
-struct TileChoice {
-  int block_m = 0, block_n = 0;
-  int cluster_m = 1;       // CTAs per cluster along M sharing the B tile (TMA multicast)
-  int cluster_n = 1;       // CTAs per cluster along N sharing the A tile (TMA multicast)
-  int split_k = 1;         // CTAs per output tile, each over a share of K (split-K cluster, reduced on chip)
+// The value of MXGEMM_FORCE_TILE: nullptr or "" = not set (returns false); a tile spec (returns true, *out set);
+// anything else throws Error(kInvalidArgument) naming the value and the expected form.
+bool forced_tile_from_env_value(const char* value, TileSpec* out);
+
+// The cost model's pick: the tile (see TileSpec) and why.
+struct TileChoice : TileSpec {
   double modelled_us = 0;  // the cost model's estimate (for ranking, not a promise)
   const char* why = "";    // the table's reason for this tile (a static string: no formatting in the launch path)
   int64_t tiles = 0, waves = 0;

@@ -98,5 +98,26 @@ TEST(TileSpecParse, RefusesMalformedAndLeavesTheOutputAlone) {
   }
 }
 
+TEST(ForcedTileEnv, UnsetParsedOrRejectedWithTheValue) {
+  TileSpec t{7, 7, 7, 7, 7};
+  EXPECT_FALSE(forced_tile_from_env_value(nullptr, &t));
+  EXPECT_FALSE(forced_tile_from_env_value("", &t));
+  EXPECT_EQ(t.block_m, 7);
+  ASSERT_TRUE(forced_tile_from_env_value("128x64x1x1x2", &t));
+  EXPECT_EQ(t.block_m, 128);
+  EXPECT_EQ(t.split_k, 2);
+  for (const char* bad : {"256x128x", "auto", "256"}) {
+    try {
+      forced_tile_from_env_value(bad, &t);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(std::string("MXGEMM_FORCE_TILE='") + bad + "'"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(t.split_k, 2) << "a rejected value leaves the output alone";
+}
+
 }  // namespace
 }  // namespace mxgemm::host
