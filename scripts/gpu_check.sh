@@ -13,6 +13,7 @@
 #   --bench-args "..."    extra flags for mxgemm-bench (e.g. "--mode gemm --formats bf16,mxfp8 --iters 50")
 #   --no-peers            skip .deps/peers/peers.py
 #   --no-plot             skip scripts/plot_bench.py
+#   --no-read             skip mxgemm-bench --mode read (and its ncu pass)
 #   --bench-bin PATH      run this prebuilt mxgemm-bench (e.g. built here, carried in .deps/bin) instead of building it
 #   --jobs N              build parallelism (default 16)
 #   --budget S            total seconds (default 470)
@@ -21,18 +22,20 @@
 #   gpu_check.log   everything printed, with the step summary at the end (bench table, peers lines included)
 #   build.log       configure + build output
 #   gpu_tests.log   mxgemm_gpu_tests output;  gpu_tests.json  its gtest JSON report
-#   bench-<mode>.json  mxgemm-bench rows;     peers.json  peers.py results;  bench.png  the chart
+#   bench-<mode>.json  mxgemm-bench rows (bench-read.json: --mode read, the small-M read floor; its kernel
+#                   durations under ncu go into gpu_check.log);  peers.json  peers.py results;  bench.png  the chart
 # Exit status: 0 when every step that ran passed, else 1 (the summary names the failing steps).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
 
-DO_TESTS=1 DO_BENCH=1 DO_PEERS=1 DO_PLOT=1
+DO_TESTS=1 DO_BENCH=1 DO_PEERS=1 DO_PLOT=1 DO_READ=1
 FILTER="" BENCH_ARGS="" JOBS=16 BUDGET=470 BENCH_BIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests-only) DO_BENCH=0; DO_PEERS=0; DO_PLOT=0 ;;
     --bench-only) DO_TESTS=0 ;;
+    --no-read) DO_READ=0 ;;
     --filter) FILTER="$2"; shift ;;
     --bench-args) BENCH_ARGS="$2"; shift ;;
     --bench-bin) BENCH_BIN="$2"; shift ;;
@@ -176,6 +179,24 @@ if [ "$BENCH_BUILT" = 1 ]; then
     124) fail "bench: timed out after ${T}s (budget)" ;;
     *) fail "bench: rc=$rc" ;;
   esac
+fi
+
+# ---- small-M read floor: readers of the weight bytes beside the fused GEMM (events), then kernel durations (ncu) --
+if [ "$BENCH_BUILT" = 1 ] && [ "$DO_READ" = 1 ]; then
+  step "mxgemm-bench --mode read"
+  if timeout "$(share 90 40)" "$BENCH_EXE" --mode read --out "$OUT/bench-read.json"; then
+    note "read floor: ok (bench-read.json)"
+  else
+    note "read floor: rc=$?"
+  fi
+  NCU_BIN=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+  if [ -n "$NCU_BIN" ]; then
+    # ncu's own clock control off (the GPU's normal clocks), its default cache flush before each kernel.
+    timeout "$(share 75 30)" "$NCU_BIN" --clock-control none -k "regex:read_stream|sm90_fp8_gemm" \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum \
+      "$BENCH_EXE" --mode read --iters 1 --warmup 0 --shapes 1x7168x2048,128x4096x7168 --out /tmp/bench-read-ncu.json \
+      && note "read floor ncu: ok (kernel durations above in this log)" || note "read floor ncu: rc=$?"
+  fi
 fi
 
 # ---- peers (torch / Triton), same machine, same call ---------------------------------------------------------------

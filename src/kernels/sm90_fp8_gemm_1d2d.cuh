@@ -10,8 +10,8 @@
 //     wgmma m64nNk32 into a scratch accumulator, then promotes it into the FP32 accumulator with sfa*sfb (the tensor
 //     core's FP8 accumulator keeps ~14 bits, so partial sums are promoted every 128 K, as the DeepSeek-V3 recipe
 //     requires). One-wave tiles run a two-deep pipeline over a continuous ring (block kb+1 on the tensor cores while
-//     kb is promoted); two-wave tiles (256x128) promote wave after wave over a stage-aligned ring (every tile starts
-//     at stage 0; the loop over a pass's stages is unrolled, so addresses are constants);
+//     kb is promoted); two-wave tiles (256x128) promote wave after wave, with the loop over a ring pass unrolled and
+//     instantiated per first stage, so barrier and operand addresses are constants;
 //   - 2-CTA clusters (opt-in tiles) share A (along N) or B (along M) through TMA multicast;
 //   - the epilogue policy turns the FP32 accumulators into output bytes in a swizzled shared-memory tile that
 //     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs;
@@ -21,6 +21,7 @@
 #include <cuda.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/epilogues.cuh"
 #include "kernels/gemm_params.h"
@@ -73,12 +74,12 @@ struct GemmKernelTraits {
   // accumulator. With two waves the registers hold 2 accumulators + 1 scratch at most (3 x 64 of 232), so those
   // tiles promote wave after wave; the other warpgroup's wgmma keep the tensor cores busy meanwhile.
   static constexpr bool kTwoDeep = kWaves == 1;
-  // Stage-aligned tiles (the wave-by-wave kernels): every tile starts at ring stage 0 and occupies whole passes over
-  // the ring (the slots past its last K block carry no data: the producer arrives on them without a transaction and
-  // the math warps release them at once). Then a K block's stage is a compile-time constant inside a loop unrolled
-  // over the stages, so its barrier, SFA and operand-descriptor addresses are constants too. Measured on the H100
-  // against DeepGEMM, which is built this way: the running stage index cost ~25% more instructions per tile.
-  static constexpr bool kStageAligned = !kTwoDeep;
+  // Every kernel streams K blocks through one continuous ring: a tile's first K block takes the stage after the
+  // previous tile's last one, so the producer fills the next tile's first stages while this tile's last blocks run.
+  // (Session 4 aligned every tile to stage 0 so that the wave-by-wave loop could use constant stage indices; the
+  // slots past a tile's last block then held no data and the next tile's loads waited for the last block's release:
+  // 1.4-3.8% slower at the PEERS.md large shapes, bench/results/2026-11-25-h100-gemm-s5-ring-ab.txt. The wave-by-wave
+  // loop keeps its constants by being instantiated once per possible first stage.)
   static_assert(kSplitK == 1 || kTwoDeep, "split-K is implemented for the one-wave (two-deep) kernels");
 
   static constexpr int kTileABytes = kBlockM * kBlockK;  // e4m3, 128-byte rows, 128B swizzle
@@ -136,6 +137,19 @@ __device__ __forceinline__ void load_operand_tile(const CUtensorMap* map, uint64
     ptx::tma_load_2d_multicast(map, bar, tile + cta_rank * kSliceRows * kBlockK, kb * kBlockK,
                                row0 + cta_rank * kSliceRows, static_cast<uint16_t>((1u << kShare) - 1u));
   }
+}
+
+// Calls f(std::integral_constant<int, s>) for the runtime value s in [0, kCount): a loop whose first ring stage is a
+// template constant keeps every stage index (and so every barrier and operand address) a constant.
+template <int kCount, int kS = 0, class F>
+__device__ __forceinline__ void dispatch_first_stage(int s, F&& f) {
+  if constexpr (kS + 1 < kCount) {
+    if (s != kS) {
+      dispatch_first_stage<kCount, kS + 1>(s, f);
+      return;
+    }
+  }
+  f(std::integral_constant<int, kS>{});
 }
 
 template <class Traits>
@@ -238,53 +252,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       };
       int m_block, n_block;
       bool have_tile = scheduler.next(m_block, n_block);
-      if constexpr (Traits::kStageAligned) {
-        const int num_passes = (params.num_k_blocks + kStages - 1) / kStages;
-        uint32_t pass = 0;  // ring passes since the kernel started: the barriers' phase parity
-        int first_pass = 0;
-        if (have_tile && params.pdl) {
-          // Programmatic dependent launch: see the ring version below. Pass 0 of the first tile, B first.
-#pragma unroll
-          for (int s = 0; s < kStages; ++s) {
-            if (s < params.num_k_blocks) {
-              ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
-              load_b(s, s, n_block);
-            }
-          }
-          ptx::griddepcontrol_wait();
-#pragma unroll
-          for (int s = 0; s < kStages; ++s) {
-            if (s < params.num_k_blocks) {
-              load_sfb(s, s, n_block);
-              load_a(s, s, m_block);
-              load_sfa(s, s, m_block);
-            } else {
-              ptx::mbarrier_arrive(&full_bar[s], kFullBarrierArrivals);
-            }
-          }
-          first_pass = 1;
-          pass = 1;
-        }
-        for (; have_tile; have_tile = scheduler.next(m_block, n_block), first_pass = 0) {
-#pragma unroll 1
-          for (int it = first_pass; it < num_passes; ++it, ++pass) {
-#pragma unroll
-            for (int s = 0; s < kStages; ++s) {
-              const int kb = it * kStages + s;
-              ptx::mbarrier_wait(&empty_bar[s], (pass & 1u) ^ 1u);
-              if (kb < params.num_k_blocks) {
-                load_sfb(s, kb, n_block);
-                ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
-                load_a(s, kb, m_block);
-                load_b(s, kb, n_block);
-                load_sfa(s, kb, m_block);
-              } else {
-                ptx::mbarrier_arrive(&full_bar[s], kFullBarrierArrivals);  // a slot past the tile's last K block
-              }
-            }
-          }
-        }
-      } else {
+      {
         int stage = 0;
         uint32_t phase = 0;
         int first_kb = 0;
@@ -344,7 +312,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     auto tile_wave = [&](int wave) { return wave * Traits::kNumMathWarpgroups + warpgroup; };
     int issue_stage = 0, release_stage = 0;  // the ring (two-deep kernels)
     uint32_t issue_phase = 0;
-    uint32_t ring_pass = 0;  // stage-aligned kernels: ring passes since the kernel started (the phase parity)
+    uint32_t ring_blocks = 0;  // continuous-ring wave kernels: K blocks consumed since the kernel started
     float accum[kWaves][kNumAccum];
     uint32_t split_tiles_done = 0;  // split-K: tiles reduced so far (the reduce barriers' phase parity)
 
@@ -467,8 +435,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         }
       } else {
         // Wave after wave: each wave's 4 wgmma go into the one scratch accumulator and are promoted as soon as
-        // they complete; while this warpgroup waits and promotes, the other warpgroup's wave runs. Stage-aligned
-        // (see Traits::kStageAligned): the loop over a pass's stages is unrolled, so every address is a constant.
+        // they complete; while this warpgroup waits and promotes, the other warpgroup's wave runs.
         //
         // The next K block's full-barrier wait and scale loads run while this block's last wave is on the tensor
         // cores (look-ahead). Measured with a clock64 probe (bench/results/2026-11-25-h100-gemm-s4-probe-*): from
@@ -477,50 +444,53 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // warpgroup's wave covers only ~256 of them: ~300 idle tensor cycles per 1024-cycle K block, most of them at
         // the boundary.
         float partial[kNumAccum];
-        const int num_passes = (num_k_blocks + kStages - 1) / kStages;
         float sfb_cur, sfa0_cur[kWaves], sfa1_cur[kWaves];
         auto load_block_scales = [&](int stage, float& sfb, float(&sfa0)[kWaves], float(&sfa1)[kWaves]) {
           sfb = block_scale_b(stage);
 #pragma unroll
           for (int w = 0; w < kWaves; ++w) row_scales(stage, w, sfa0[w], sfa1[w]);
         };
-        // The tile's first K block (stage 0 of this pass).
-        ptx::mbarrier_wait(&full_bar[0], ring_pass & 1u);
-        load_block_scales(0, sfb_cur, sfa0_cur, sfa1_cur);
+        // Continuous ring: the tile's first K block sits in the stage after the previous tile's last one, so the
+        // producer fills the next tile's first stages while this tile's last blocks run. The loop is instantiated
+        // once per possible first stage (dispatch below), which keeps every stage index a compile-time constant.
+        const uint32_t first_stage = ring_blocks % kStages;
+        const uint32_t first_pass = ring_blocks / kStages;
+        dispatch_first_stage<kStages>(static_cast<int>(first_stage), [&](auto first_stage_c) {
+          constexpr int kS0 = decltype(first_stage_c)::value;
+          ptx::mbarrier_wait(&full_bar[kS0], first_pass & 1u);
+          load_block_scales(kS0, sfb_cur, sfa0_cur, sfa1_cur);
 #pragma unroll 1
-        for (int it = 0; it < num_passes; ++it, ++ring_pass) {
+          for (int it = 0; it * kStages < num_k_blocks; ++it) {
 #pragma unroll
-          for (int s = 0; s < kStages; ++s) {
-            const int kb = it * kStages + s;
-            if (kb >= num_k_blocks) {  // a slot past the tile's last K block: no data
-              ptx::mbarrier_wait(&full_bar[s], ring_pass & 1u);
-              release_stage_to_producers(s);
-              continue;
-            }
-            // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
-            float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
+            for (int j = 0; j < kStages; ++j) {
+              const int kb = it * kStages + j;
+              if (kb >= num_k_blocks) break;
+              const int s = (kS0 + j) % kStages;
+              // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
+              float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
 #pragma unroll
-            for (int w = 0; w < kWaves; ++w) {
-              issue_wave(partial, s, w);
-              if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
-                // Look-ahead: the next block is stage s + 1 of this pass, or stage 0 of the next one.
-                const int next_stage = s + 1 < kStages ? s + 1 : 0;
-                const uint32_t next_parity = (s + 1 < kStages ? ring_pass : ring_pass + 1) & 1u;
-                ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
-                load_block_scales(next_stage, sfb_next, sfa0_next, sfa1_next);
+              for (int w = 0; w < kWaves; ++w) {
+                issue_wave(partial, s, w);
+                if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
+                  const int next_stage = (kS0 + j + 1) % kStages;
+                  const uint32_t next_parity = (first_pass + it + (kS0 + j + 1) / kStages) & 1u;
+                  ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
+                  load_block_scales(next_stage, sfb_next, sfa0_next, sfa1_next);
+                }
+                ptx::wgmma_wait_group<0>();
+                if (w == kWaves - 1) release_stage_to_producers(s);
+                promote(accum[w], partial, sfa0_cur[w] * sfb_cur, sfa1_cur[w] * sfb_cur);
               }
-              ptx::wgmma_wait_group<0>();
-              if (w == kWaves - 1) release_stage_to_producers(s);  // every wgmma of the stage has read its operands
-              promote(accum[w], partial, sfa0_cur[w] * sfb_cur, sfa1_cur[w] * sfb_cur);
-            }
-            sfb_cur = sfb_next;
+              sfb_cur = sfb_next;
 #pragma unroll
-            for (int w = 0; w < kWaves; ++w) {
-              sfa0_cur[w] = sfa0_next[w];
-              sfa1_cur[w] = sfa1_next[w];
+              for (int w = 0; w < kWaves; ++w) {
+                sfa0_cur[w] = sfa0_next[w];
+                sfa1_cur[w] = sfa1_next[w];
+              }
             }
           }
-        }
+        });
+        ring_blocks += static_cast<uint32_t>(num_k_blocks);
       }
 
       // ---------------------------------------------------------------- split-K reduction

@@ -1,6 +1,6 @@
 // mxgemm-bench: mxgemm's kernels beside their peers, measured in the same run; prints a table and writes JSON.
 //
-//   mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats bf16,mxfp8,...] [--tiles auto,...]
+//   mxgemm-bench [--mode gemm|quantize|read|all] [--shapes MxNxK,...] [--formats bf16,mxfp8,...] [--tiles auto,...]
 //                [--iters N] [--rounds N] [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]
 //
 // Exit status: 0 done; 1 error; 2 no SM90 GPU (or bad flags); 3 a row failed verification (note "VERIFY FAILED").
@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "bench_gemm.h"
+#include "bench_read.h"
 #include "bench_util.h"
 
 #if defined(__has_include)
@@ -44,9 +45,10 @@ namespace {
 
 void usage(FILE* f) {
   std::fprintf(f,
-               "usage: mxgemm-bench [--mode gemm|quantize|all] [--shapes MxNxK,...] [--formats F,...] [--tiles T,...]\n"
+               "usage: mxgemm-bench [--mode gemm|quantize|read|all] [--shapes MxNxK,...] [--formats F,...] [--tiles T,...]\n"
                "                    [--iters N] [--rounds N] [--warmup N] [--out FILE.json] [--no-verify] [--no-ceilings]\n"
-               "  --mode      what to run (default all)\n"
+               "  --mode      what to run (default all = gemm + quantize; read = streaming reads of the M <= 256\n"
+               "              shapes' weight bytes beside the fused GEMM, the small-M floor as a kernel sees it)\n"
                "  --shapes    GEMM shapes, default the dense shapes of PEERS.md\n"
                "  --formats   output formats: bf16,mxfp8,mxfp8_blocked,mxfp8_floor,g128_fp32,g128_ue8m0 (default all)\n"
                "  --tiles     gemm tiles: auto (the cost model) and/or BMxBN[xCMxCN[xSK]] forced (default auto)\n"
@@ -164,8 +166,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--mode") {
       mode = value("--mode");
-      if (mode != "gemm" && mode != "quantize" && mode != "all") {
-        std::fprintf(stderr, "mxgemm-bench: --mode %s: must be gemm, quantize or all\n", mode.c_str());
+      if (mode != "gemm" && mode != "quantize" && mode != "read" && mode != "all") {
+        std::fprintf(stderr, "mxgemm-bench: --mode %s: must be gemm, quantize, read or all\n", mode.c_str());
         return 2;
       }
     } else if (a == "--shapes") {
@@ -274,6 +276,7 @@ int main(int argc, char** argv) {
         std::printf("wrote %s (%zu rows, gemm mode)\n", out_path.c_str(), rows.size());
       }
     }
+    if (mode == "read") rows = bench_read(ctx, shapes);
     if (mode == "quantize" || mode == "all") {
 #if MXGEMM_BENCH_HAS_QUANTIZE
       auto r = bench_quantize(ctx);

@@ -1,0 +1,189 @@
+// mxgemm-bench --mode read: what streaming the weights alone costs, beside the fused GEMM that streams them.
+//
+// PEERS.md's small-M floor is bytes / 3.0 TB/s, the device-to-device copy rate of a large copy. A GEMM at M <= 256
+// reads little else than B (N x K bytes), so the question "how close to the floor can it get" has a kernel-level
+// answer: time kernels that do nothing but read those bytes (no math, no stores) with the same method as the GEMM
+// rows, and the fused GEMM itself in the same run. Two readers, each over a small sweep of launch shapes:
+//   read_ldg:  every thread streams 16-byte ld.global.nc loads, 8 in flight, grid-strided;
+//   read_bulk: one thread per CTA streams the CTA's contiguous share with 1D bulk copies (TMA) into a ring of
+//              shared-memory slots (the GEMM's load path without the tensor maps).
+// Times are CUDA events around one launch after an L2 flush (as every bench row); the event overhead of an empty
+// launch is measured and recorded too. For kernel durations, run this mode under ncu (scripts/gpu_check.sh does).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench_read.h"
+#include "bench_util.h"
+#include "mxgemm/mxgemm.h"
+
+namespace mxgemm::bench {
+namespace {
+
+constexpr uint32_t kSinkMagic = 0x9e3779b9u;  // never produced in practice; keeps the loads alive
+
+__global__ void read_stream_ldg(const uint4* __restrict__ p, size_t n16, unsigned* sink) {
+  uint32_t acc = 0;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; i + 7 * stride < n16; i += 8 * stride) {
+    uint4 v[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                   : "=r"(v[j].x), "=r"(v[j].y), "=r"(v[j].z), "=r"(v[j].w)
+                   : "l"(p + i + j * stride));
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc ^= v[j].x ^ v[j].y ^ v[j].z ^ v[j].w;
+  }
+  for (; i < n16; i += stride) {
+    const uint4 v = p[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == kSinkMagic) sink[0] = acc;
+}
+
+template <int kSlots, int kSlotBytes>
+__global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, unsigned* sink) {
+  extern __shared__ __align__(128) uint8_t slots[];
+  __shared__ __align__(8) uint64_t bar[kSlots];
+  const size_t share = (bytes / gridDim.x + kSlotBytes - 1) / kSlotBytes * kSlotBytes;
+  const size_t begin = share * blockIdx.x;
+  const size_t end = begin + share < bytes ? begin + share : bytes;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kSlots; ++s)
+      asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]))));
+    asm volatile("fence.mbarrier_init.release.cluster;");
+  }
+  __syncthreads();
+  if (threadIdx.x != 0 || begin >= end) return;
+  const int n = static_cast<int>((end - begin + kSlotBytes - 1) / kSlotBytes);
+  auto issue = [&](int it) {
+    const int s = it % kSlots;
+    const size_t off = begin + static_cast<size_t>(it) * kSlotBytes;
+    const uint32_t size = static_cast<uint32_t>(end - off < kSlotBytes ? end - off : kSlotBytes);
+    const uint32_t b = static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]));
+    const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(slots + s * kSlotBytes));
+    asm volatile("mbarrier.arrive.expect_tx.shared.b64 _, [%0], %1;" ::"r"(b), "r"(size));
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(d),
+                 "l"(p + off), "r"(size), "r"(b)
+                 : "memory");
+  };
+  for (int it = 0; it < kSlots && it < n; ++it) issue(it);
+  uint32_t acc = 0;
+  for (int it = 0; it < n; ++it) {
+    const int s = it % kSlots;
+    const uint32_t b = static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]));
+    asm volatile(
+        "{\n.reg .pred p;\nWAIT_%=: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra WAIT_%=;\n}" ::"r"(b),
+        "r"(static_cast<uint32_t>((it / kSlots) & 1)));
+    acc ^= *reinterpret_cast<volatile uint32_t*>(slots + s * kSlotBytes);
+    if (it + kSlots < n) issue(it + kSlots);
+  }
+  if (acc == kSinkMagic) sink[0] = acc;
+}
+
+__global__ void empty_launch() {}
+
+struct Probe {
+  std::string name;  // "ldg grid=528 threads=512", ...
+  double us;
+};
+
+}  // namespace
+
+std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Shape>& shapes) {
+  std::vector<BenchRow> rows;
+  const DeviceDesc dev = describe_device();
+  DeviceBuffer sink(4);
+  const double empty_us = time_us(ctx, [&] { empty_launch<<<dev.sms, 32, 0, ctx.stream>>>(); });
+  std::printf("read mode: an empty launch reads %.2f us with this timing (the events' own overhead)\n", empty_us);
+  constexpr int kBulkSlots = 6, kBulkSlotBytes = 32768;
+  check_cuda(cudaFuncSetAttribute(read_stream_bulk<kBulkSlots, kBulkSlotBytes>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSlots * kBulkSlotBytes),
+             "cudaFuncSetAttribute(read_stream_bulk)");
+
+  for (const Shape& sh : shapes) {
+    if (sh.M > 256) continue;  // the memory-bound shapes only
+    const size_t weight_bytes = static_cast<size_t>(sh.N) * static_cast<size_t>(sh.K);
+    const size_t weight_alloc = (weight_bytes + 15) / 16 * 16;
+    DeviceBuffer w(weight_alloc);
+    {
+      const std::vector<uint8_t> host = random_e4m3(weight_alloc, 1.0, 0x5eedull + weight_bytes);
+      w.upload(host.data(), host.size());
+    }
+    std::vector<Probe> probes;
+    for (int per_sm : {1, 2, 4, 8})
+      for (int threads : {256, 512, 1024}) {
+        const int grid = dev.sms * per_sm;
+        const double us = time_us(ctx, [&] {
+          read_stream_ldg<<<grid, threads, 0, ctx.stream>>>(w.as<const uint4>(), weight_bytes / 16, sink.as<unsigned>());
+        });
+        probes.push_back({"ldg grid=" + std::to_string(grid) + " threads=" + std::to_string(threads), us});
+      }
+    for (int grid : {dev.sms * 112 / 132, dev.sms, 2 * dev.sms}) {
+      const double us = time_us(ctx, [&] {
+        read_stream_bulk<kBulkSlots, kBulkSlotBytes><<<grid, 32, kBulkSlots * kBulkSlotBytes, ctx.stream>>>(
+            w.as<const uint8_t>(), weight_bytes, sink.as<unsigned>());
+      });
+      probes.push_back({"bulk grid=" + std::to_string(grid) + " slots=6x32KiB", us});
+    }
+    check_cuda(cudaGetLastError(), "read probes");
+    const auto best = std::min_element(probes.begin(), probes.end(),
+                                       [](const Probe& a, const Probe& b) { return a.us < b.us; });
+
+    // The fused GEMM (mxfp8 out, RCEIL, compact scales) of the same shape, same timing.
+    const size_t a_bytes = static_cast<size_t>(sh.M) * sh.K;
+    const int64_t kb = (sh.K + 127) / 128;
+    DeviceBuffer a(a_bytes), sfa(static_cast<size_t>(kb * mn_major_ld(sh.M)) * 4),
+        sfb(static_cast<size_t>((sh.N + 127) / 128 * kb) * 4), out(static_cast<size_t>(sh.M) * sh.N),
+        scales(static_cast<size_t>(scale_elements(OutFormat::kMXFP8, ScaleLayout::kCompact, sh.M, sh.N)));
+    {
+      const auto ha = random_e4m3(a_bytes, 1.0, 11);
+      a.upload(ha.data(), ha.size());
+      const auto hsfa = random_scales(static_cast<size_t>(kb * mn_major_ld(sh.M)), 0.5f, 2.0f, 12);
+      sfa.upload(hsfa.data(), hsfa.size() * 4);
+      const auto hsfb = random_scales(static_cast<size_t>((sh.N + 127) / 128 * kb), 0.5f, 2.0f, 13);
+      sfb.upload(hsfb.data(), hsfb.size() * 4);
+    }
+    GemmNTArgs g;
+    g.M = sh.M;
+    g.N = sh.N;
+    g.K = sh.K;
+    g.a = a.get();
+    g.b = w.get();
+    g.sfa = sfa.as<const float>();
+    g.sfb = sfb.as<const float>();
+    g.out.format = OutFormat::kMXFP8;
+    g.out.data = out.get();
+    g.out.scales = scales.get();
+    const double gemm_us = time_us(ctx, [&] { fp8_gemm_nt(g, ctx.stream); });
+
+    BenchRow r;
+    r.op = "read_weights";
+    r.M = sh.M;
+    r.N = sh.N;
+    r.K = sh.K;
+    r.format = "-";
+    r.mxgemm_us = best->us;
+    r.peers["fused_mxfp8_gemm"] = gemm_us;
+    r.extra["weight_bytes"] = static_cast<double>(weight_bytes);
+    r.extra["read_TBps"] = weight_bytes / best->us * 1e-6;
+    r.extra["empty_launch_us"] = empty_us;
+    r.extra["gemm_over_read"] = gemm_us / best->us;
+    for (const Probe& p : probes) r.extra["probe " + p.name] = p.us;
+    r.verified = false;
+    r.note = "best reader: " + best->name + "; mxgemm_us is the reader, not a GEMM";
+    std::printf("read %zu weight bytes (%ldx%ldx%ld): best %s %.2f us (%.2f TB/s incl. events), fused GEMM %.2f us\n",
+                weight_bytes, sh.M, sh.N, sh.K, best->name.c_str(), best->us, weight_bytes / best->us * 1e-6, gemm_us);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace mxgemm::bench
