@@ -252,43 +252,41 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       };
       int m_block, n_block;
       bool have_tile = scheduler.next(m_block, n_block);
-      {
-        int stage = 0;
-        uint32_t phase = 0;
-        int first_kb = 0;
-        if (have_tile && params.pdl) {
-          // Programmatic dependent launch: on the first pass over the (still empty) ring the weights B, which do not
-          // depend on the previous kernel in the stream, are requested before griddepcontrol.wait; A and SFA
-          // (typically the previous kernel's output) only after it. Without PDL the stages are filled in order (B
-          // first would delay stage 0's A behind all of B: measured +5% at M <= 256).
-          const int prefill = num_local_k_blocks < kStages ? num_local_k_blocks : kStages;
-          for (int s = 0; s < prefill; ++s) {
-            ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
-            load_b(s, k_block_begin + s, n_block);
-          }
-          ptx::griddepcontrol_wait();
-          for (int s = 0; s < prefill; ++s) {
-            load_sfb(s, k_block_begin + s, n_block);
-            load_a(s, k_block_begin + s, m_block);
-            load_sfa(s, k_block_begin + s, m_block);
-          }
-          stage = prefill == kStages ? 0 : prefill;
-          phase = prefill == kStages ? 1 : 0;
-          first_kb = prefill;
+      int stage = 0;
+      uint32_t phase = 0;
+      int first_kb = 0;
+      if (have_tile && params.pdl) {
+        // Programmatic dependent launch: on the first pass over the (still empty) ring the weights B, which do not
+        // depend on the previous kernel in the stream, are requested before griddepcontrol.wait; A and SFA
+        // (typically the previous kernel's output) only after it. Without PDL the stages are filled in order (B
+        // first would delay stage 0's A behind all of B: measured +5% at M <= 256).
+        const int prefill = num_local_k_blocks < kStages ? num_local_k_blocks : kStages;
+        for (int s = 0; s < prefill; ++s) {
+          ptx::mbarrier_arrive_expect_tx(&full_bar[s], params.stage_tx_bytes);
+          load_b(s, k_block_begin + s, n_block);
         }
-        for (; have_tile; have_tile = scheduler.next(m_block, n_block), first_kb = 0) {
+        ptx::griddepcontrol_wait();
+        for (int s = 0; s < prefill; ++s) {
+          load_sfb(s, k_block_begin + s, n_block);
+          load_a(s, k_block_begin + s, m_block);
+          load_sfa(s, k_block_begin + s, m_block);
+        }
+        stage = prefill == kStages ? 0 : prefill;
+        phase = prefill == kStages ? 1 : 0;
+        first_kb = prefill;
+      }
+      for (; have_tile; have_tile = scheduler.next(m_block, n_block), first_kb = 0) {
 #pragma unroll 1
-          for (int kb = k_block_begin + first_kb; kb < k_block_end; ++kb) {
-            ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
-            load_sfb(stage, kb, n_block);
-            ptx::mbarrier_arrive_expect_tx(&full_bar[stage], params.stage_tx_bytes);
-            load_a(stage, kb, m_block);
-            load_b(stage, kb, n_block);
-            load_sfa(stage, kb, m_block);
-            if (++stage == kStages) {
-              stage = 0;
-              phase ^= 1u;
-            }
+        for (int kb = k_block_begin + first_kb; kb < k_block_end; ++kb) {
+          ptx::mbarrier_wait(&empty_bar[stage], phase ^ 1u);
+          load_sfb(stage, kb, n_block);
+          ptx::mbarrier_arrive_expect_tx(&full_bar[stage], params.stage_tx_bytes);
+          load_a(stage, kb, m_block);
+          load_b(stage, kb, n_block);
+          load_sfa(stage, kb, m_block);
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1u;
           }
         }
       }

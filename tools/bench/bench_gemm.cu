@@ -38,6 +38,8 @@ int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
 constexpr double kSpecFlops = 1979e12;  // H100 SXM dense FP8 (PEERS.md floor)
 constexpr double kCopyBps = 3.0e12;     // measured device-to-device copy (PEERS.md)
 
+}  // namespace
+
 size_t elem_bytes(const OutFormatChoice& f) { return f.format == OutFormat::kBF16 ? 2 : 1; }
 // Scale buffer of an output [rows, cols] (padding included), in bytes; 0 for bf16. Mirrors scale_elements() of
 // the API (FORMAT.md §2) so that the bench does not depend on it for sizing.
@@ -53,6 +55,8 @@ size_t scale_buffer_bytes(const OutFormatChoice& f, int64_t rows, int64_t cols) 
   }
   return 0;
 }
+
+namespace {
 
 // Dequantized value of element (r, n) of an output [rows, cols] in format f (data row pointer given).
 float dequant(const OutFormatChoice& f, const uint8_t* data_row, const uint8_t* scales, int64_t r, int64_t n,
@@ -140,14 +144,12 @@ std::string short_what(const std::exception& e) {
   return s;
 }
 
-// Inputs of one shape, on the host (for the reference) and on the device.
-struct Inputs {
-  std::vector<uint8_t> a, b;
-  std::vector<float> sfa, sfb;
-  DeviceBuffer da, db, dsfa, dsfb;
-};
-Inputs make_inputs(const GemmShape& s, uint64_t seed) {
-  Inputs in;
+
+
+}  // namespace
+
+GemmInputs make_gemm_inputs(const GemmShape& s, uint64_t seed) {
+  GemmInputs in;
   const int64_t KB = cdiv(s.K, 128), NB = cdiv(s.N, 128);
   in.a = random_e4m3(static_cast<size_t>(s.M * s.K), 2.0, seed);
   in.b = random_e4m3(static_cast<size_t>(s.N * s.K), 2.0, seed + 1);
@@ -174,8 +176,6 @@ OutputSpec make_spec(const OutFormatChoice& f, void* data, void* scales) {
   o.scales = f.format == OutFormat::kBF16 ? nullptr : scales;
   return o;
 }
-
-}  // namespace
 
 std::vector<GemmShape> peers_dense_shapes() {
   return {{1, 7168, 2048},    {128, 7168, 2048},   {256, 7168, 2048},   {128, 4096, 7168},
@@ -381,7 +381,7 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
     seed += 17;
     std::printf("gemm %ldx%ldx%ld: inputs", s.M, s.N, s.K);
     std::fflush(stdout);
-    Inputs in = make_inputs(s, seed);
+    GemmInputs in = make_gemm_inputs(s, seed);
     const std::vector<int64_t> vrows = sample_rows(s.M, 8);
     std::vector<double> ref;
     if (ctx.verify) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "bench_util.h"
 #include "host/gemm_configs.h"
 #include "mxgemm/mxgemm.h"
 
@@ -49,6 +50,22 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
                                  const std::vector<OutFormatChoice>& formats,
                                  const std::vector<TileRequest>& tiles = {TileRequest{}}, bool ceilings = true,
                                  std::string* peer_log = nullptr);
+
+// Bytes per output element of format f; bytes of its scale buffer for an output [rows, cols], padding included (0 for
+// bf16; mirrors scale_elements() of the API so that the bench does not depend on it for sizing).
+size_t elem_bytes(const OutFormatChoice& f);
+size_t scale_buffer_bytes(const OutFormatChoice& f, int64_t rows, int64_t cols);
+// The output description of format f over the given buffers (dense rows; no scales for bf16).
+OutputSpec make_spec(const OutFormatChoice& f, void* data, void* scales);
+
+// Random inputs of one shape (e4m3 sigma 2, scales log-uniform in [0.25, 4)), on the host (for the reference) and
+// uploaded to the device.
+struct GemmInputs {
+  std::vector<uint8_t> a, b;
+  std::vector<float> sfa, sfb;
+  DeviceBuffer da, db, dsfa, dsfb;
+};
+GemmInputs make_gemm_inputs(const GemmShape& s, uint64_t seed);
 
 // Lower bound on the time of the fused op (µs): max(FLOPs / 1979 TFLOP/s, fewest bytes / 3.0 TB/s), the H100
 // numbers of PEERS.md. Also reports the fewest bytes.

@@ -97,7 +97,7 @@ struct Probe {
 
 }  // namespace
 
-std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Shape>& shapes) {
+std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<GemmShape>& shapes) {
   std::vector<BenchRow> rows;
   const DeviceDesc dev = describe_device();
   DeviceBuffer sink(4);
@@ -108,15 +108,14 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Shap
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSlots * kBulkSlotBytes),
              "cudaFuncSetAttribute(read_stream_bulk)");
 
-  for (const Shape& sh : shapes) {
+  OutFormatChoice mxfp8;
+  parse_out_format("mxfp8", &mxfp8);  // RCEIL, compact scales
+  for (const GemmShape& sh : shapes) {
     if (sh.M > 256) continue;  // the memory-bound shapes only
-    const size_t weight_bytes = static_cast<size_t>(sh.N) * static_cast<size_t>(sh.K);
-    const size_t weight_alloc = (weight_bytes + 15) / 16 * 16;
-    DeviceBuffer w(weight_alloc);
-    {
-      const std::vector<uint8_t> host = random_e4m3(weight_alloc, 1.0, 0x5eedull + weight_bytes);
-      w.upload(host.data(), host.size());
-    }
+    // The GEMM's inputs; the readers stream its weight buffer B (N x K bytes, a multiple of 16 since K % 16 == 0).
+    const GemmInputs in = make_gemm_inputs(sh, 0x5eedull + static_cast<uint64_t>(sh.N * sh.K));
+    const size_t weight_bytes = in.db.bytes();
+    const DeviceBuffer& w = in.db;
     std::vector<Probe> probes;
     for (int per_sm : {1, 2, 4, 8})
       for (int threads : {256, 512, 1024}) {
@@ -138,30 +137,17 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Shap
                                        [](const Probe& a, const Probe& b) { return a.us < b.us; });
 
     // The fused GEMM (mxfp8 out, RCEIL, compact scales) of the same shape, same timing.
-    const size_t a_bytes = static_cast<size_t>(sh.M) * sh.K;
-    const int64_t kb = (sh.K + 127) / 128;
-    DeviceBuffer a(a_bytes), sfa(static_cast<size_t>(kb * mn_major_ld(sh.M)) * 4),
-        sfb(static_cast<size_t>((sh.N + 127) / 128 * kb) * 4), out(static_cast<size_t>(sh.M) * sh.N),
-        scales(static_cast<size_t>(scale_elements(OutFormat::kMXFP8, ScaleLayout::kCompact, sh.M, sh.N)));
-    {
-      const auto ha = random_e4m3(a_bytes, 1.0, 11);
-      a.upload(ha.data(), ha.size());
-      const auto hsfa = random_scales(static_cast<size_t>(kb * mn_major_ld(sh.M)), 0.5f, 2.0f, 12);
-      sfa.upload(hsfa.data(), hsfa.size() * 4);
-      const auto hsfb = random_scales(static_cast<size_t>((sh.N + 127) / 128 * kb), 0.5f, 2.0f, 13);
-      sfb.upload(hsfb.data(), hsfb.size() * 4);
-    }
+    DeviceBuffer out(static_cast<size_t>(sh.M * sh.N) * elem_bytes(mxfp8)),
+        scales(scale_buffer_bytes(mxfp8, sh.M, sh.N));
     GemmNTArgs g;
     g.M = sh.M;
     g.N = sh.N;
     g.K = sh.K;
-    g.a = a.get();
-    g.b = w.get();
-    g.sfa = sfa.as<const float>();
-    g.sfb = sfb.as<const float>();
-    g.out.format = OutFormat::kMXFP8;
-    g.out.data = out.get();
-    g.out.scales = scales.get();
+    g.a = in.da.get();
+    g.b = in.db.get();
+    g.sfa = in.dsfa.as<const float>();
+    g.sfb = in.dsfb.as<const float>();
+    g.out = make_spec(mxfp8, out.get(), scales.get());
     const double gemm_us = time_us(ctx, [&] { fp8_gemm_nt(g, ctx.stream); });
 
     BenchRow r;

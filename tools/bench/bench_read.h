@@ -9,9 +9,8 @@
 
 namespace mxgemm::bench {
 
-using Shape = GemmShape;
 // One row per shape with M <= 256 (others are skipped): mxgemm_us = the fastest reader of N*K bytes, peers
 // {"fused_mxfp8_gemm": us}, extra = every reader's time, bytes, TB/s and the empty-launch event overhead.
-std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Shape>& shapes);
+std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<GemmShape>& shapes);
 
 }  // namespace mxgemm::bench
