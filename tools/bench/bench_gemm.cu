@@ -13,6 +13,7 @@
 // The FP32 accumulation of the GPU moves a few elements across rounding boundaries, which changes err by far less
 // than 10%; a wrong scale, a truncating conversion (twice the RMS error) or an unwritten element (NaN) fails.
 // byte_mismatch_frac (data bytes that differ from the reference quantizer's) is reported, not judged.
+#include "bench_ceiling.h"
 #include "bench_gemm.h"
 
 #include <algorithm>
@@ -373,6 +374,28 @@ std::vector<BenchRow> bench_gemm(const BenchContext& ctx, const std::vector<Gemm
         g.note = short_what(e);
       }
       rows.push_back(g);
+    }
+    // The tensor cores alone at the power cap, over about as long as the large shapes' GEMMs run.
+    for (const double target_us : {100.0, 400.0}) {
+      BenchRow t;
+      t.op = "ceiling_wgmma_fp8";
+      t.format = "m64n128k32";
+      t.mxgemm_us = kNotRun;
+      try {
+        const WgmmaCeiling c = wgmma_ceiling(ctx, target_us);
+        t.extra["tflops"] = c.tflops;
+        t.extra["tflops_whole"] = c.tflops_whole;
+        t.extra["us"] = c.us;
+        t.extra["us_double"] = c.us_double;
+        t.extra["iterations"] = static_cast<double>(c.iterations);
+        char b[160];
+        std::snprintf(b, sizeof b, "wgmma only, %.0f us run: %.0f TFLOP/s steady (%.0f with launch)", c.us, c.tflops,
+                      c.tflops_whole);
+        t.note = b;
+      } catch (const std::exception& e) {
+        t.note = short_what(e);
+      }
+      rows.push_back(t);
     }
   }
 

@@ -41,8 +41,9 @@ std::vector<OutFormatChoice> all_out_formats();
 // Parses one format name; false if unknown.
 bool parse_out_format(const std::string& name, OutFormatChoice* out);
 
-// One row per (shape, tile, format), plus two ceiling rows first (op "ceiling_copy": extra copy_TBps; op
-// "ceiling_cublaslt_fp8": 8192^3, extra tflops) unless `ceilings` is false. A configuration mxgemm does not run
+// One row per (shape, tile, format), plus the ceiling rows first (op "ceiling_copy": extra copy_TBps; op
+// "ceiling_cublaslt_fp8": 8192^3, extra tflops; two "ceiling_wgmma_fp8": the tensor cores alone, ~100 and ~400 us
+// runs, extra tflops, see bench_ceiling.h) unless `ceilings` is false. A configuration mxgemm does not run
 // yet (kNotImplemented, ...) gives a row with mxgemm_us = NaN (JSON null) and a note; peers are still timed.
 // `peer_log`, if given, receives the cuBLASLt calibration log (operand order, scale layouts, errors).
 // All measurements of one shape are interleaved over ctx.rounds rounds (see Interleaved in bench_gemm.cu).
