@@ -80,10 +80,6 @@ struct GemmKernelTraits {
   // wave-after-wave loop frees at the end of a tile (the two-deep kernels have no free scratch then: both are live
   // at the end of their loop, and session 2 found that overlapping there serialised their wgmma).
   static constexpr bool kOverlapEpilogue = !kTwoDeep;
-  // ... when a tile has at least this many K blocks. Shorter tiles ran slower with the overlap (K sweep at 4096x7168:
-  // +2..+5% at K = 512, level at 1024, -2..-3% at 8192; bench/results/2026-11-25-h100-gemm-s6-overlap-ksweep-*):
-  // not measured why; a likely cause is the epilogue waiting at the next tile's first stage before it can start.
-  static constexpr int kOverlapMinKBlocks = 8;
   // Every kernel streams K blocks through one continuous ring: a tile's first K block takes the stage after the
   // previous tile's last one, so the producer fills the next tile's first stages while this tile's last blocks run.
   // (Session 4 aligned every tile to stage 0 so that the wave-by-wave loop could use constant stage indices; the
@@ -407,7 +403,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     int m_block, n_block, next_m_block = 0, next_n_block = 0;
     bool have_next = false;
     int carried_blocks = 0;
-    // Zeroed here for a wave kernel's first tile; its epilogue zeroes each wave's accumulator for the next one.
+    // Zeroed here for a wave kernel's first tile; the overlap zeroes each wave's accumulator for the next one.
     if constexpr (Traits::kOverlapEpilogue) zero_accumulators();
     for (bool have_tile = scheduler.next(m_block, n_block); have_tile;
          have_tile = have_next, m_block = next_m_block, n_block = next_n_block) {
@@ -607,8 +603,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       // Wave kernels: the next tile's first K block runs on the tensor cores while this tile's epilogue runs (both
       // warpgroups would otherwise leave them idle for the whole epilogue): wave w of that block goes into the free
       // scratch accumulator before wave w's epilogue, and is promoted into accum[w] (just emptied) after it.
-      const bool overlap_next =
-          Traits::kOverlapEpilogue && have_next && num_local_k_blocks >= Traits::kOverlapMinKBlocks;
+      const bool overlap_next = Traits::kOverlapEpilogue && have_next;
       const int next_stage = static_cast<int>(ring_blocks % kStages);
       if (overlap_next) ptx::mbarrier_wait(&full_bar[next_stage], (ring_blocks / kStages) & 1u);
 #pragma unroll
@@ -616,12 +611,6 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         if (overlap_next) issue_wave(partial, next_stage, w);
         PendingScales pending_scales{};
         if (!surplus_tile) pending_scales = epilogue_wave(w);
-        // The epilogue has consumed accum[w]: zeroed here for the next tile (overlapped or not; wave kernels do not
-        // zero at the tile start, where a conditional zeroing cost a spill).
-        if constexpr (Traits::kOverlapEpilogue) {
-#pragma unroll
-          for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
-        }
         if (overlap_next) {
           // The scales are read only now: held through the epilogue they cost registers it needs (a spill).
           float sfa0, sfa1;
@@ -629,6 +618,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           const float sfb = block_scale_b(next_stage);
           ptx::wgmma_wait_group<0>();
           if (w == kWaves - 1) release_stage_to_producers(next_stage);
+#pragma unroll
+          for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
           promote(accum[w], partial, sfa0 * sfb, sfa1 * sfb);
         }
         // After the promotion: the scratch accumulator is free again, and the blocked layout's offset arithmetic
