@@ -14,9 +14,7 @@
 //     instantiated per first stage, so barrier and operand addresses are constants;
 //   - 2-CTA clusters (opt-in tiles) share A (along N) or B (along M) through TMA multicast;
 //   - the epilogue policy turns the FP32 accumulators into output bytes in a swizzled shared-memory tile that
-//     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs. In
-//     the two-wave kernels the next tile's first K block is on the tensor cores during the epilogue itself (each
-//     wave's wgmma go into the scratch accumulator before that wave's epilogue, and are promoted after it);
+//     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs;
 //   - programmatic dependent launch (params.pdl): B's first K blocks are requested before griddepcontrol.wait.
 #pragma once
 
@@ -76,10 +74,6 @@ struct GemmKernelTraits {
   // accumulator. With two waves the registers hold 2 accumulators + 1 scratch at most (3 x 64 of 232), so those
   // tiles promote wave after wave; the other warpgroup's wgmma keep the tensor cores busy meanwhile.
   static constexpr bool kTwoDeep = kWaves == 1;
-  // Wave kernels run the next tile's first K block during each tile's epilogue, in the scratch accumulator that the
-  // wave-after-wave loop frees at the end of a tile (the two-deep kernels have no free scratch then: both are live
-  // at the end of their loop, and session 2 found that overlapping there serialised their wgmma).
-  static constexpr bool kOverlapEpilogue = !kTwoDeep;
   // Every kernel streams K blocks through one continuous ring: a tile's first K block takes the stage after the
   // previous tile's last one, so the producer fills the next tile's first stages while this tile's last blocks run.
   // (Session 4 aligned every tile to stage 0 so that the wave-by-wave loop could use constant stage indices; the
@@ -308,9 +302,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
     uint8_t* my_out_tiles = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
-    // The epilogue reads its lane and leader from the special registers again (ptx::lane_index): values kept from
-    // here would have to stay live through the main loop.
-    auto is_store_leader = [] { return ptx::thread_index_x() % 128 == 0; };
+    const bool store_leader = thread_in_wg == 0;
     const uint32_t wg_barrier_id = 1 + warpgroup;
     // The tile's 64-row waves are dealt out round-robin: wave w of this warpgroup is the tile's 64-row block
     // w * kNumMathWarpgroups + warpgroup, so the two warpgroups' concurrent wgmma read neighbouring A rows (DeepGEMM's
@@ -383,32 +375,12 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       for (int j = 0; j < kNumAccum; ++j) dst[j] = fmaf(src[j], (j & 2) ? scale1 : scale0, dst[j]);
     };
 
-    // Wave kernels: the scratch accumulator and the scales of a K block (the current one, the look-ahead's next).
-    float partial[kNumAccum];
-    auto load_block_scales = [&](int stage, float& sfb, float(&sfa0)[kWaves], float(&sfa1)[kWaves]) {
-      sfb = block_scale_b(stage);
-#pragma unroll
-      for (int w = 0; w < kWaves; ++w) row_scales(stage, w, sfa0[w], sfa1[w]);
-    };
-
-    // The tile loop knows its next tile before the epilogue: wave kernels run the next tile's first K block on the
-    // tensor cores during this tile's epilogue (below). `carried_blocks`: how many of the current tile's K blocks
-    // that overlap has already accumulated (0 or 1).
-    auto zero_accumulators = [&] {
+    int m_block, n_block;
+    while (scheduler.next(m_block, n_block)) {
 #pragma unroll
       for (int w = 0; w < kWaves; ++w)
 #pragma unroll
         for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
-    };
-    int m_block, n_block, next_m_block = 0, next_n_block = 0;
-    bool have_next = false;
-    int carried_blocks = 0;
-    // Zeroed here for a wave kernel's first tile; the overlap zeroes each wave's accumulator for the next one.
-    if constexpr (Traits::kOverlapEpilogue) zero_accumulators();
-    for (bool have_tile = scheduler.next(m_block, n_block); have_tile;
-         have_tile = have_next, m_block = next_m_block, n_block = next_n_block) {
-      have_next = scheduler.next(next_m_block, next_n_block);
-      if constexpr (!Traits::kOverlapEpilogue) zero_accumulators();
       // A cluster's surplus tile (past the last M or N block, see DenseTileScheduler) only helps with the loads; it
       // stores nothing.
       const bool surplus_tile = m_block >= params.num_m_blocks || n_block >= params.num_n_blocks;
@@ -469,31 +441,35 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // ~200, issue ~110) but ~500 across a K-block boundary (+ barrier wait, scale loads, loop), and the other
         // warpgroup's wave covers only ~256 of them: ~300 idle tensor cycles per 1024-cycle K block, most of them at
         // the boundary.
+        float partial[kNumAccum];
         float sfb_cur, sfa0_cur[kWaves], sfa1_cur[kWaves];
+        auto load_block_scales = [&](int stage, float& sfb, float(&sfa0)[kWaves], float(&sfa1)[kWaves]) {
+          sfb = block_scale_b(stage);
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) row_scales(stage, w, sfa0[w], sfa1[w]);
+        };
         // Continuous ring: the tile's first K block sits in the stage after the previous tile's last one, so the
         // producer fills the next tile's first stages while this tile's last blocks run. The loop is instantiated
         // once per possible first stage (dispatch below), which keeps every stage index a compile-time constant.
-        // The loop runs the tile's K blocks that the previous tile's epilogue did not (all but the first, usually).
-        const int num_loop_blocks = num_k_blocks - carried_blocks;
         const uint32_t first_stage = ring_blocks % kStages;
         const uint32_t first_pass = ring_blocks / kStages;
-        if (num_loop_blocks > 0) dispatch_first_stage<kStages>(static_cast<int>(first_stage), [&](auto first_stage_c) {
+        dispatch_first_stage<kStages>(static_cast<int>(first_stage), [&](auto first_stage_c) {
           constexpr int kS0 = decltype(first_stage_c)::value;
           ptx::mbarrier_wait(&full_bar[kS0], first_pass & 1u);
           load_block_scales(kS0, sfb_cur, sfa0_cur, sfa1_cur);
 #pragma unroll 1
-          for (int it = 0; it * kStages < num_loop_blocks; ++it) {
+          for (int it = 0; it * kStages < num_k_blocks; ++it) {
 #pragma unroll
             for (int j = 0; j < kStages; ++j) {
               const int kb = it * kStages + j;
-              if (kb >= num_loop_blocks) break;
+              if (kb >= num_k_blocks) break;
               const int s = (kS0 + j) % kStages;
               // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
               float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
 #pragma unroll
               for (int w = 0; w < kWaves; ++w) {
                 issue_wave(partial, s, w);
-                if (w == kWaves - 1 && kb + 1 < num_loop_blocks) {
+                if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
                   const int next_stage = (kS0 + j + 1) % kStages;
                   const uint32_t next_parity = (first_pass + it + (kS0 + j + 1) / kStages) & 1u;
                   ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
@@ -512,7 +488,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
             }
           }
         });
-        ring_blocks += static_cast<uint32_t>(num_loop_blocks);
+        ring_blocks += static_cast<uint32_t>(num_k_blocks);
       }
 
       // ---------------------------------------------------------------- split-K reduction
@@ -557,21 +533,15 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       }
 
       // ---------------------------------------------------------------- epilogue
+      if (surplus_tile) continue;
       const int64_t tile_row0 = static_cast<int64_t>(m_block) * kBlockM;
-      // Wave w's accumulators -> output subtile -> TMA store. Returns the wave's scales, which the caller stores
-      // (`pending.store(scale_ctx(w))`) when it has the registers for the address arithmetic.
-      auto scale_ctx = [&](int w) {
-        const int64_t wave_row = tile_row0 + tile_wave(w) * kMathWarpgroupRows;
-        int row_local = row_local0, quad_lane = static_cast<int>(ptx::lane_index() % 4);
-        asm volatile("" : "+r"(row_local));  // not hoisted: see epilogue_wave
-        return EpilogueThreadCtx{0u, row_local, quad_lane, wave_row + row_local, n_block * kBlockN, &params};
-      };
-      auto epilogue_wave = [&](int w) {
+#pragma unroll
+      for (int w = 0; w < kWaves; ++w) {
         uint32_t out_offset = static_cast<uint32_t>(my_out_tiles - smem_raw) +
                               (Traits::kOutSubtiles == 1 ? 0 : w) * Traits::kOutSubtileBytes;
         if (w == 0 || Traits::kOutSubtiles == 1) {
           // The TMA store that last used this subtile must have finished reading it before we overwrite it.
-          if (is_store_leader()) ptx::tma_store_wait_read();
+          if (store_leader) ptx::tma_store_wait_read();
           ptx::named_barrier_sync(wg_barrier_id, 128);
         }
         const int64_t wave_row = tile_row0 + tile_wave(w) * kMathWarpgroupRows;
@@ -579,8 +549,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // out of the tile loop and keeps them live through the main loop, where the registers are needed (the
         // bf16 128x128 epilogue spilled 168 bytes that way).
         // The subtile goes through as an offset from smem_raw, so the compiler still sees a shared-memory address.
-        int row_local = row_local0, quad_lane = static_cast<int>(ptx::lane_index() % 4);
-        asm volatile("" : "+r"(out_offset), "+r"(row_local));
+        int row_local = row_local0, quad_lane = lane % 4;
+        asm volatile("" : "+r"(out_offset), "+r"(row_local), "+r"(quad_lane));
         uint8_t* out_tile = smem_raw + out_offset;
         const EpilogueThreadCtx ctx{ptx::smem_addr(out_tile), row_local, quad_lane, wave_row + row_local0,
                                     n_block * kBlockN, &params};
@@ -588,7 +558,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
 
         ptx::fence_proxy_async_shared();  // st.shared above -> visible to the TMA store (async proxy)
         ptx::named_barrier_sync(wg_barrier_id, 128);
-        if (is_store_leader() && wave_row < params.M) {
+        if (store_leader && wave_row < params.M) {
           using OutLayout = typename Traits::OutLayout;
 #pragma unroll
           for (int box = 0; box < OutLayout::kNumBoxes; ++box) {
@@ -597,47 +567,16 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           }
           ptx::tma_store_commit();
         }
-        return pending_scales;
-      };
-      using PendingScales = decltype(epilogue_wave(0));
-      // Wave kernels: the next tile's first K block runs on the tensor cores while this tile's epilogue runs (both
-      // warpgroups would otherwise leave them idle for the whole epilogue): wave w of that block goes into the free
-      // scratch accumulator before wave w's epilogue, and is promoted into accum[w] (just emptied) after it.
-      const bool overlap_next = Traits::kOverlapEpilogue && have_next;
-      const int next_stage = static_cast<int>(ring_blocks % kStages);
-      if (overlap_next) ptx::mbarrier_wait(&full_bar[next_stage], (ring_blocks / kStages) & 1u);
-#pragma unroll
-      for (int w = 0; w < kWaves; ++w) {
-        if (overlap_next) issue_wave(partial, next_stage, w);
-        PendingScales pending_scales{};
-        if (!surplus_tile) pending_scales = epilogue_wave(w);
-        if (overlap_next) {
-          // The scales are read only now: held through the epilogue they cost registers it needs (a spill).
-          float sfa0, sfa1;
-          row_scales(next_stage, w, sfa0, sfa1);
-          const float sfb = block_scale_b(next_stage);
-          ptx::wgmma_wait_group<0>();
-          if (w == kWaves - 1) release_stage_to_producers(next_stage);
-#pragma unroll
-          for (int j = 0; j < kNumAccum; ++j) accum[w][j] = 0.0f;
-          promote(accum[w], partial, sfa0 * sfb, sfa1 * sfb);
-        }
-        // After the promotion: the scratch accumulator is free again, and the blocked layout's offset arithmetic
-        // spilled when it ran beside the in-flight wgmma.
-        if (!surplus_tile) pending_scales.store(scale_ctx(w));
+        pending_scales.store(ctx);
       }
-      if (overlap_next) ++ring_blocks;
-      carried_blocks = overlap_next ? 1 : 0;
       if constexpr (Epilogue::kBlockedScales) {
-        if (!surplus_tile) {
-          fill_blocked_scale_padding<kBlockM, kBlockN, Traits::kNumMathThreads>(params, m_block, n_block,
-                                                                                static_cast<int>(ptx::thread_index_x()));
-        }
+        fill_blocked_scale_padding<kBlockM, kBlockN, Traits::kNumMathThreads>(params, m_block, n_block,
+                                                                              warpgroup * 128 + thread_in_wg);
       }
     }
     // Before the CTA exits its stores must have finished reading shared memory; their global writes complete with
     // the grid (waiting for them here, as wait_group without .read does, kept every CTA ~1 us longer at small M).
-    if (is_store_leader()) ptx::tma_store_wait_read();
+    if (store_leader) ptx::tma_store_wait_read();
   }
   // No CTA may leave while its peer can still multicast into its shared memory or arrive on its barriers.
   if constexpr (Traits::kClusterCtas > 1) ptx::cluster_sync();

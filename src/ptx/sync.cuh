@@ -1,4 +1,4 @@
-// PTX wrappers: fences, named barriers, register reallocation, special registers. No logic.
+// PTX wrappers: fences, named barriers, register reallocation. No logic.
 #pragma once
 #include <cstdint>
 
@@ -20,19 +20,6 @@ __device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t num_thr
 __device__ __forceinline__ void griddepcontrol_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void griddepcontrol_launch_dependents() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-}
-
-// Special registers read where they are used: `volatile` keeps the compiler from hoisting (or CSE-ing) them into
-// one value that must stay live through a register-starved loop (ptxas spilled threadIdx.x % 128 that way).
-__device__ __forceinline__ uint32_t lane_index() {
-  uint32_t v;
-  asm volatile("mov.u32 %0, %%laneid;" : "=r"(v));
-  return v;
-}
-__device__ __forceinline__ uint32_t thread_index_x() {
-  uint32_t v;
-  asm volatile("mov.u32 %0, %%tid.x;" : "=r"(v));
-  return v;
 }
 
 template <uint32_t kRegs>
