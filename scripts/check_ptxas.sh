@@ -6,12 +6,13 @@
 #
 #   scripts/check_ptxas.sh [build_dir]        (default: build; run ./scripts/test.sh or a cmake build first)
 #
-# Two sources of the numbers, same verdict:
-#   1. `cuobjdump -res-usage <build>/libmxgemm.a` (REG / STACK / SHARED / LOCAL per kernel) when cuobjdump is
-#      installed (full CUDA toolkits);
-#   2. otherwise (minimal toolkits, like the CPU CI machine, ship nvcc and ptxas but no cuobjdump): each CUDA
-#      source of the library is compiled again, device side only (-cubin), with the exact flags of the build from
-#      compile_commands.json plus `-Xptxas -v`, and ptxas's own report is parsed.
+# The numbers come from ptxas itself: each CUDA source of the library is compiled again, device side only
+# (-cubin), with the exact flags of the build from compile_commands.json plus `-Xptxas -v`, and ptxas's report is
+# parsed, including its performance diagnostics: C7514/C7518 and the rest of C751x (wgmma serialised), C7517
+# (warpgroup.wait injected) and C7508 (setmaxnreg ignored) fail the check as spills do.
+# MXGEMM_CHECK_PTXAS_MODE=cuobjdump reads `cuobjdump -res-usage <build>/libmxgemm.a` instead (quicker, but its table
+# has no diagnostics: session 6 missed a C7517 that way, because the device check ran in that mode while CI parsed
+# ptxas; so the default is the same everywhere).
 # With no kernels in the library yet it prints an empty table and passes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,25 +26,34 @@ if [[ ! -f "$LIBRARY" ]]; then
   exit 2
 fi
 
-CUOBJDUMP="$(command -v cuobjdump || true)"
-if [[ -z "$CUOBJDUMP" ]]; then
-  NVCC_PATH="$(command -v nvcc || true)"
-  if [[ -n "$NVCC_PATH" && -x "$(dirname "$NVCC_PATH")/cuobjdump" ]]; then CUOBJDUMP="$(dirname "$NVCC_PATH")/cuobjdump"; fi
-fi
-
-if [[ -n "$CUOBJDUMP" ]]; then
-  echo "check_ptxas: $CUOBJDUMP -res-usage $LIBRARY"
-  REPORT="$("$CUOBJDUMP" -res-usage "$LIBRARY" 2>&1 || true)"
-  MODE=cuobjdump
-else
-  if [[ ! -f "$BUILD_DIR/compile_commands.json" ]]; then
-    # Re-configuring only adds the compile database; nothing is rebuilt.
-    cmake -S . -B "$BUILD_DIR" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-  fi
-  echo "check_ptxas: no cuobjdump; recompiling the library's CUDA sources with -cubin -Xptxas -v ($JOBS jobs)"
-  REPORT=""
-  MODE=ptxas
-fi
+MODE="${MXGEMM_CHECK_PTXAS_MODE:-ptxas}"
+REPORT=""
+case "$MODE" in
+  cuobjdump)
+    CUOBJDUMP="$(command -v cuobjdump || true)"
+    if [[ -z "$CUOBJDUMP" ]]; then
+      NVCC_PATH="$(command -v nvcc || true)"
+      if [[ -n "$NVCC_PATH" && -x "$(dirname "$NVCC_PATH")/cuobjdump" ]]; then CUOBJDUMP="$(dirname "$NVCC_PATH")/cuobjdump"; fi
+    fi
+    if [[ -z "$CUOBJDUMP" ]]; then
+      echo "check_ptxas: MXGEMM_CHECK_PTXAS_MODE=cuobjdump but no cuobjdump on PATH or beside nvcc" >&2
+      exit 2
+    fi
+    echo "check_ptxas: $CUOBJDUMP -res-usage $LIBRARY (no ptxas diagnostics in this mode)"
+    REPORT="$("$CUOBJDUMP" -res-usage "$LIBRARY" 2>&1 || true)"
+    ;;
+  ptxas)
+    if [[ ! -f "$BUILD_DIR/compile_commands.json" ]]; then
+      # Re-configuring only adds the compile database; nothing is rebuilt.
+      cmake -S . -B "$BUILD_DIR" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+    fi
+    echo "check_ptxas: recompiling the library's CUDA sources with -cubin -Xptxas -v ($JOBS jobs)"
+    ;;
+  *)
+    echo "check_ptxas: MXGEMM_CHECK_PTXAS_MODE=$MODE: must be ptxas (default) or cuobjdump" >&2
+    exit 2
+    ;;
+esac
 
 REPORT="$REPORT" MODE="$MODE" BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" python3 - <<'PYTHON'
 import concurrent.futures, json, os, re, shlex, shutil, subprocess, sys, tempfile

@@ -158,7 +158,7 @@ if [ "$BUILD_OK" = 1 ] && [ -f scripts/check_ptxas.sh ]; then
   step "scripts/check_ptxas.sh"
   # Its per-kernel report goes to build.log; its verdict lines here.
   echo "=== scripts/check_ptxas.sh $BUILD" >> "$OUT/build.log"
-  MXGEMM_BUILD_DIR="$BUILD" timeout "$(share 150 20)" bash scripts/check_ptxas.sh "$BUILD" >> "$OUT/build.log" 2>&1
+  MXGEMM_BUILD_DIR="$BUILD" MXGEMM_JOBS="$JOBS" timeout "$(share 150 20)" bash scripts/check_ptxas.sh "$BUILD" >> "$OUT/build.log" 2>&1
   rc=$?
   grep -E "^check_ptxas" "$OUT/build.log" | tail -5
   if [ $rc -eq 0 ]; then note "ptxas check: ok"; else fail "ptxas check (rc=$rc, see build.log)"; fi
