@@ -12,6 +12,15 @@
 //            (bench/results/2026-11-25-h100-gemm-s3-tiles-cluster.json): in the table, skipped like every cluster
 //            tile; MXGEMM_FORCE_TILE=256x128x1x2 selects it.
 //   256x128  two math warpgroups of two m64n128 waves each: (256+128)*K operand bytes per 256x128 tile -> large M.
+//   192x128  three math warpgroups of one m64n128 wave each (160 registers per thread): per MMA level with 256x128
+//            on the H100, not faster, although its schedule ran 16% faster in session 7's main-loop microbenchmark:
+//            these GEMMs run at the 700 W power cap, where a call's time follows its energy and busier tensor cores
+//            do not shorten it (docs/PERF_NOTES.md, session 8). It wins where its waves are fuller: at
+//            6144x7168x2048 (14 waves of 3/4 the work of 256x128's 11) 166 vs 176 us per call, sustained
+//            (bench/results/2026-11-25-h100-gemm-s8-power-burn-2-summary.json); it loses at M = 4096 (a last row
+//            of 64 rows) and 4096x4096x7168 (6 waves vs 4), level at 8192x7168x2048
+//            (bench/results/2026-11-25-h100-gemm-s8-192-tiles.json). A partial last row of tiles is counted as
+//            full here: its idle warpgroups skip their wgmma, but the tile still costs most of a full one.
 //   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
@@ -47,6 +56,7 @@ constexpr Candidate kCandidates[] = {
     {256, 128, 1, 2, "256x128 in 2-CTA clusters along N sharing A: least L2->SM traffic for large M"},
     {128, 128, 2, 1, "128x128 in 2-CTA clusters sharing B: least L2 traffic for large M"},
     {256, 128, 1, 1, "256x128: two m64 waves per math warpgroup, the least L2/smem traffic per MMA for large M"},
+    {192, 128, 1, 1, "192x128: three math warpgroups of one m64 wave, for M where 192-row tiles fill the waves better"},
     {128, 128, 1, 1, "128x128: best operand reuse with the two-deep promotion pipeline"},
     {128, 64, 1, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
     {64, 64, 1, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
@@ -65,7 +75,7 @@ constexpr double kWaveTileGain = 1.05;
 double shape_efficiency(int block_m, int block_n) {
   double eff = block_n >= 128 ? 1.0 : 0.8;
   if (block_m == 64) eff *= 0.85;
-  if (block_m == 256) eff *= kWaveTileGain;
+  if (block_m == 256 || block_m == 192) eff *= kWaveTileGain;
   return eff;
 }
 

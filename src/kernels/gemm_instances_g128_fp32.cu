@@ -7,6 +7,7 @@ namespace mxgemm::kernels {
 template void launch_sm90_fp8_gemm_1d2d<64, 128, 1, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 2, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
+template void launch_sm90_fp8_gemm_1d2d<192, 128, 1, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 1, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 2, 1, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 1, 2, 1, EpilogueG128FP32>(const DenseProblem&, cudaStream_t);
@@ -21,6 +22,8 @@ GemmLauncher find_gemm_launcher_g128_fp32(int block_m, int block_n, int cluster_
     return &launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 1, EpilogueG128FP32>;
   if (block_m == 128 && block_n == 128 && cluster_m == 2 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<128, 128, 2, 1, 1, EpilogueG128FP32>;
+  if (block_m == 192 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
+    return &launch_sm90_fp8_gemm_1d2d<192, 128, 1, 1, 1, EpilogueG128FP32>;
   if (block_m == 256 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<256, 128, 1, 1, 1, EpilogueG128FP32>;
   if (block_m == 256 && block_n == 128 && cluster_m == 2 && cluster_n == 1 && split_k == 1)

@@ -8,6 +8,7 @@ template void launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule
 template void launch_sm90_fp8_gemm_1d2d<128, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 2, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
+template void launch_sm90_fp8_gemm_1d2d<192, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 2, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 1, 2, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
@@ -25,6 +26,8 @@ GemmLauncher find_gemm_launcher_mxfp8_floor_blocked(int block_m, int block_n, in
     return &launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>;
   if (block_m == 128 && block_n == 128 && cluster_m == 2 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<128, 128, 2, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>;
+  if (block_m == 192 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
+    return &launch_sm90_fp8_gemm_1d2d<192, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>;
   if (block_m == 256 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<256, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kFLOOR, ScaleLayout::kBlocked128x4>>;
   if (block_m == 256 && block_n == 128 && cluster_m == 2 && cluster_n == 1 && split_k == 1)

@@ -5,13 +5,15 @@
 // Warp-specialised and persistent:
 //   - one producer warpgroup (a single elected thread) streams A, B and SFA tiles with TMA into a kStages-deep
 //     shared-memory ring (full/empty mbarriers);
-//   - one math warpgroup (BLOCK_M = 64) or two, each owning BLOCK_M/2 rows as one or two 64-row "waves" (dealt
-//     round-robin: wave w of warpgroup g is the tile's 64-row block 2w + g); per 128-wide K block a wave issues 4
-//     wgmma m64nNk32 into a scratch accumulator, then promotes it into the FP32 accumulator with sfa*sfb (the tensor
-//     core's FP8 accumulator keeps ~14 bits, so partial sums are promoted every 128 K, as the DeepSeek-V3 recipe
-//     requires). One-wave tiles run a two-deep pipeline over a continuous ring (block kb+1 on the tensor cores while
-//     kb is promoted); two-wave tiles (256x128) promote wave after wave, with the loop over a ring pass unrolled and
-//     instantiated per first stage, so barrier and operand addresses are constants;
+//   - one math warpgroup (BLOCK_M = 64), three (BLOCK_M = 192, one wave each) or two, each owning its rows as one
+//     or two 64-row "waves" (dealt round-robin: wave w of warpgroup g is the tile's 64-row block w * (number of
+//     math warpgroups) + g); per 128-wide K block a wave issues 4 wgmma m64nNk32 into a scratch accumulator, then
+//     promotes it into the FP32 accumulator with sfa*sfb (the tensor core's FP8 accumulator keeps ~14 bits, so
+//     partial sums are promoted every 128 K, as the DeepSeek-V3 recipe requires). One-wave tiles of one or two
+//     warpgroups run a two-deep pipeline over a continuous ring (block kb+1 on the tensor cores while kb is
+//     promoted); 256x128 (two waves) and 192x128 (three warpgroups, registers for one scratch) promote wave after
+//     wave, with the loop over a ring pass unrolled and instantiated per first stage, so barrier and operand
+//     addresses are constants; there, warpgroups whose rows all lie past M skip their wgmma;
 //   - 2-CTA clusters (opt-in tiles) share A (along N) or B (along M) through TMA multicast;
 //   - the epilogue policy turns the FP32 accumulators into output bytes in a swizzled shared-memory tile that
 //     one thread per warpgroup writes with a TMA store; the store drains while the next tile's main loop runs;
@@ -60,20 +62,25 @@ struct GemmKernelTraits {
   static_assert(kSplitK == 1 || kSplitK == 2 || kSplitK == 4, "split-K over 1, 2 or 4 CTAs");
   static_assert(kSplitK == 1 || kClusterSize == 1, "split-K clusters do not also share operand tiles");
   using Epilogue = Epilogue_;
-  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "BLOCK_M of 64, 128 or 256");
+  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 192 || kBlockM == 256,
+                "BLOCK_M of 64, 128, 192 or 256");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 128 && 128 % kBlockN == 0,
                 "one SFB scale per tile: BLOCK_N must divide 128");
   static_assert(Epilogue::supports_block_n(kBlockN), "the epilogue's scale group must fit in the tile");
 
-  // One math warpgroup for 64-row tiles, else two; a warpgroup covers its rows in kWaves m64 wgmma "waves".
-  static constexpr int kNumMathWarpgroups = kBlockM == 64 ? 1 : 2;
+  // One math warpgroup for 64-row tiles, three for 192-row tiles, else two; a warpgroup covers its rows in kWaves
+  // m64 wgmma "waves".
+  static constexpr int kNumMathWarpgroups = kBlockM == 64 ? 1 : kBlockM == 192 ? 3 : 2;
   static constexpr int kWaves = kBlockM / (kMathWarpgroupRows * kNumMathWarpgroups);
   static constexpr int kNumMathThreads = 128 * kNumMathWarpgroups;
   static constexpr int kNumThreads = kNumMathThreads + 128;  // + the producer warpgroup
   // The two-deep software pipeline (K block kb+1 on the tensor cores while kb is promoted) needs a second scratch
   // accumulator. With two waves the registers hold 2 accumulators + 1 scratch at most (3 x 64 of 232), so those
-  // tiles promote wave after wave; the other warpgroup's wgmma keep the tensor cores busy meanwhile.
-  static constexpr bool kTwoDeep = kWaves == 1;
+  // tiles promote wave after wave; the other warpgroup's wgmma keep the tensor cores busy meanwhile. Three math
+  // warpgroups (192x128) have ~160 registers each: one accumulator + one scratch, wave after wave, with two other
+  // warpgroups' waves to cover each promotion (the main-loop microbenchmark's fastest schedule,
+  // bench/results/2026-11-25-h100-gemm-s7-mloop.json).
+  static constexpr bool kTwoDeep = kWaves == 1 && kNumMathWarpgroups <= 2;
   // Every kernel streams K blocks through one continuous ring: a tile's first K block takes the stage after the
   // previous tile's last one, so the producer fills the next tile's first stages while this tile's last blocks run.
   // (Session 4 aligned every tile to stage 0 so that the wave-by-wave loop could use constant stage indices; the
@@ -117,8 +124,10 @@ struct GemmKernelTraits {
   // Register split (setmaxnreg): the producer needs few; math warpgroups hold 2 x BLOCK_N/2 FP32 accumulators. The
   // kernel is launched with 168 registers per thread (384 x 168 = 64512); setmaxnreg.inc waits until the pool has
   // the registers, so 2 x 128 x (232 - 168) must not exceed 128 x (168 - kProducerRegs): 40 (48 deadlocked).
-  static constexpr uint32_t kProducerRegs = 40;
-  static constexpr uint32_t kMathRegs = 232;
+  // Three math warpgroups (512 threads, launched with 128 registers): the producer drops to setmaxnreg's minimum
+  // (24) and the math warpgroups take 160: 3 x 128 x (160 - 128) <= 128 x (128 - 24).
+  static constexpr uint32_t kProducerRegs = kNumMathWarpgroups == 3 ? 24 : 40;
+  static constexpr uint32_t kMathRegs = kNumMathWarpgroups == 3 ? 160 : 232;
   static constexpr uint32_t kLaunchRegs = (65536 / kNumThreads) & ~7u;  // what __launch_bounds__(kNumThreads, 1) gives
   static_assert(kNumMathWarpgroups == 1 ||
                     kNumMathThreads * (kMathRegs - kLaunchRegs) <= 128 * (kLaunchRegs - kProducerRegs),
@@ -218,6 +227,9 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       Traits::kSplitK > 1 ? (cta_rank + 1) * params.num_k_blocks / Traits::kSplitK : params.num_k_blocks;
   const int num_local_k_blocks = k_block_end - k_block_begin;
   using Scheduler = DenseTileScheduler<Traits::kClusterM, Traits::kClusterN, 8, SplitKGrid<Traits::kSplitK>>;
+  // Wave kernels skip the wgmma of warpgroups whose rows all lie past M, which makes a partial last row of tiles
+  // cheaper than the others: it is dealt last (see DenseTileScheduler).
+  const bool partial_row_last = !Traits::kTwoDeep && params.M % kBlockM != 0;
 
   if (warpgroup == Traits::kNumMathWarpgroups) {
     // ------------------------------------------------------------------ producer
@@ -226,7 +238,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
       ptx::tma_prefetch_descriptor(&tmap_a);
       ptx::tma_prefetch_descriptor(&tmap_b);
       ptx::tma_prefetch_descriptor(&tmap_sfa);
-      Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
+      Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank, partial_row_last);
       // B is shared by a cluster along M, A by a cluster along N.
       auto load_b = [&](int stage, int kb, int n_block) {
         load_operand_tile<kBlockN, Traits::kClusterM>(&tmap_b, &full_bar[stage], smem_b + stage * Traits::kTileBBytes,
@@ -299,7 +311,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     // otherwise).
     ptx::griddepcontrol_wait();
     constexpr int kWaves = Traits::kWaves;
-    Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank);
+    Scheduler scheduler(params.num_m_blocks, params.num_n_blocks, cta_rank, partial_row_last);
     uint8_t* my_out_tiles = smem_out + warpgroup * Traits::kOutTileBytes;
     const int row_local0 = warp_in_wg * 16 + lane / 4;
     const bool store_leader = thread_in_wg == 0;
@@ -453,41 +465,57 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
         // once per possible first stage (dispatch below), which keeps every stage index a compile-time constant.
         const uint32_t first_stage = ring_blocks % kStages;
         const uint32_t first_pass = ring_blocks / kStages;
-        dispatch_first_stage<kStages>(static_cast<int>(first_stage), [&](auto first_stage_c) {
-          constexpr int kS0 = decltype(first_stage_c)::value;
-          ptx::mbarrier_wait(&full_bar[kS0], first_pass & 1u);
-          load_block_scales(kS0, sfb_cur, sfa0_cur, sfa1_cur);
+        // A warpgroup whose rows of this tile all lie past M (the last row of tiles, e.g. 192x128 at M = 4096)
+        // issues no wgmma: its accumulators stay zero (its epilogue still runs, for the scale padding rows) and it
+        // only walks the ring, each stage's full barrier before its release, so that its arrivals count towards the
+        // stage's current round.
+        const bool idle_warpgroup = static_cast<int64_t>(m_block) * kBlockM + tile_wave(0) * kMathWarpgroupRows >=
+                                    static_cast<int64_t>(params.M);
+        if (idle_warpgroup) {
 #pragma unroll 1
-          for (int it = 0; it * kStages < num_k_blocks; ++it) {
+          for (uint32_t b = 0; b < static_cast<uint32_t>(num_k_blocks); ++b) {
+            const uint32_t ring_index = ring_blocks + b;
+            const int s = static_cast<int>(ring_index % kStages);
+            ptx::mbarrier_wait(&full_bar[s], (ring_index / kStages) & 1u);
+            release_stage_to_producers(s);
+          }
+        } else {
+          dispatch_first_stage<kStages>(static_cast<int>(first_stage), [&](auto first_stage_c) {
+            constexpr int kS0 = decltype(first_stage_c)::value;
+            ptx::mbarrier_wait(&full_bar[kS0], first_pass & 1u);
+            load_block_scales(kS0, sfb_cur, sfa0_cur, sfa1_cur);
+#pragma unroll 1
+            for (int it = 0; it * kStages < num_k_blocks; ++it) {
 #pragma unroll
-            for (int j = 0; j < kStages; ++j) {
-              const int kb = it * kStages + j;
-              if (kb >= num_k_blocks) break;
-              const int s = (kS0 + j) % kStages;
-              // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
-              float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
+              for (int j = 0; j < kStages; ++j) {
+                const int kb = it * kStages + j;
+                if (kb >= num_k_blocks) break;
+                const int s = (kS0 + j) % kStages;
+                // This block's barrier was waited for (and its scales read) by the previous block or the tile start.
+                float sfb_next = 0.0f, sfa0_next[kWaves], sfa1_next[kWaves];
 #pragma unroll
-              for (int w = 0; w < kWaves; ++w) {
-                issue_wave(partial, s, w);
-                if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
-                  const int next_stage = (kS0 + j + 1) % kStages;
-                  const uint32_t next_parity = (first_pass + it + (kS0 + j + 1) / kStages) & 1u;
-                  ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
-                  load_block_scales(next_stage, sfb_next, sfa0_next, sfa1_next);
+                for (int w = 0; w < kWaves; ++w) {
+                  issue_wave(partial, s, w);
+                  if (w == kWaves - 1 && kb + 1 < num_k_blocks) {
+                    const int next_stage = (kS0 + j + 1) % kStages;
+                    const uint32_t next_parity = (first_pass + it + (kS0 + j + 1) / kStages) & 1u;
+                    ptx::mbarrier_wait(&full_bar[next_stage], next_parity);
+                    load_block_scales(next_stage, sfb_next, sfa0_next, sfa1_next);
+                  }
+                  ptx::wgmma_wait_group<0>();
+                  if (w == kWaves - 1) release_stage_to_producers(s);
+                  promote(accum[w], partial, sfa0_cur[w] * sfb_cur, sfa1_cur[w] * sfb_cur);
                 }
-                ptx::wgmma_wait_group<0>();
-                if (w == kWaves - 1) release_stage_to_producers(s);
-                promote(accum[w], partial, sfa0_cur[w] * sfb_cur, sfa1_cur[w] * sfb_cur);
-              }
-              sfb_cur = sfb_next;
+                sfb_cur = sfb_next;
 #pragma unroll
-              for (int w = 0; w < kWaves; ++w) {
-                sfa0_cur[w] = sfa0_next[w];
-                sfa1_cur[w] = sfa1_next[w];
+                for (int w = 0; w < kWaves; ++w) {
+                  sfa0_cur[w] = sfa0_next[w];
+                  sfa1_cur[w] = sfa1_next[w];
+                }
               }
             }
-          }
-        });
+          });
+        }
         ring_blocks += static_cast<uint32_t>(num_k_blocks);
       }
 

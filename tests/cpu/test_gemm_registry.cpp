@@ -44,6 +44,11 @@ TEST(GemmRegistry, UncompiledCombinationsAreNull) {
   EXPECT_NE(find_gemm_launcher(256, 128, 1, 1, 1, EpilogueKind::kMXFP8FloorBlocked), nullptr);
   EXPECT_NE(find_gemm_launcher(256, 128, 2, 1, 1, EpilogueKind::kBF16), nullptr);
   for (EpilogueKind e : kAll) EXPECT_NE(find_gemm_launcher(256, 128, 1, 2, 1, e), nullptr) << static_cast<int>(e);
+  // 192x128 (three math warpgroups) for every epilogue, without clusters or split-K.
+  for (EpilogueKind e : kAll) EXPECT_NE(find_gemm_launcher(192, 128, 1, 1, 1, e), nullptr) << static_cast<int>(e);
+  EXPECT_EQ(find_gemm_launcher(192, 128, 2, 1, 1, EpilogueKind::kBF16), nullptr);
+  EXPECT_EQ(find_gemm_launcher(192, 128, 1, 1, 2, EpilogueKind::kBF16), nullptr);
+  EXPECT_EQ(find_gemm_launcher(192, 64, 1, 1, 1, EpilogueKind::kBF16), nullptr);
   EXPECT_EQ(find_gemm_launcher(256, 64, 1, 1, 1, EpilogueKind::kBF16), nullptr);
 }
 

@@ -22,17 +22,18 @@ struct TestGrid {
 };
 
 template <int kClusterM, int kClusterN>
-void check_schedule(int m_blocks, int n_blocks, int grid) {
+void check_schedule(int m_blocks, int n_blocks, int grid, bool partial_row_last = false) {
   constexpr int kCluster = kClusterM * kClusterN;
   SCOPED_TRACE("cluster " + std::to_string(kClusterM) + "x" + std::to_string(kClusterN) + ", " +
-               std::to_string(m_blocks) + " x " + std::to_string(n_blocks) + " blocks, grid " + std::to_string(grid));
+               std::to_string(m_blocks) + " x " + std::to_string(n_blocks) + " blocks, grid " + std::to_string(grid) +
+               (partial_row_last ? ", partial row last" : ""));
   std::vector<int> produced(static_cast<size_t>(m_blocks) * n_blocks, 0);
   for (int cluster = 0; cluster < grid / kCluster; ++cluster) {
     std::vector<std::vector<std::pair<int, int>>> seq(kCluster);
     for (int rank = 0; rank < kCluster; ++rank) {
       TestGrid::index = cluster * kCluster + rank;
       TestGrid::size = grid;
-      DenseTileScheduler<kClusterM, kClusterN, 8, TestGrid> scheduler(m_blocks, n_blocks, rank);
+      DenseTileScheduler<kClusterM, kClusterN, 8, TestGrid> scheduler(m_blocks, n_blocks, rank, partial_row_last);
       int m, n;
       while (scheduler.next(m, n)) {
         seq[rank].push_back({m, n});
@@ -70,8 +71,50 @@ TEST(DenseTileScheduler, EveryTileExactlyOnceClustersInLockstep) {
       check_schedule<1, 1>(mb, nb, grid);
       check_schedule<2, 1>(mb, nb, grid);
       check_schedule<1, 2>(mb, nb, grid);
+      check_schedule<1, 1>(mb, nb, grid, true);
+      check_schedule<2, 1>(mb, nb, grid, true);  // (clusters ignore the flag)
     }
   }
+}
+
+TEST(DenseTileScheduler, PartialRowLastDealsTheLastRowAfterTheOthers) {
+  // 192x128 tiles at 4096 x 7168: 22 x 56 blocks, the last row holds 64 of 192 rows. Tile t of the whole sequence
+  // (CTA t % 132, its step t / 132) is in the last row exactly when t >= 21 * 56; the others follow the grouped
+  // raster over 21 rows (its last group 5 rows high).
+  constexpr int kMBlocks = 22, kNBlocks = 56, kGrid = 132;
+  std::vector<int> last_row_per_cta(kGrid, 0), full_per_cta(kGrid, 0);
+  for (int cta = 0; cta < kGrid; ++cta) {
+    TestGrid::index = cta;
+    TestGrid::size = kGrid;
+    DenseTileScheduler<1, 1, 8, TestGrid> s(kMBlocks, kNBlocks, 0, true);
+    int m, n;
+    for (int step = 0; s.next(m, n); ++step) {
+      const int t = step * kGrid + cta;
+      EXPECT_EQ(m == kMBlocks - 1, t >= (kMBlocks - 1) * kNBlocks) << "tile index " << t;
+      if (m == kMBlocks - 1) {
+        EXPECT_EQ(n, t - (kMBlocks - 1) * kNBlocks);
+        ++last_row_per_cta[cta];
+      } else {
+        ++full_per_cta[cta];
+      }
+      if (t >= 16 * kNBlocks && t < (kMBlocks - 1) * kNBlocks) {
+        EXPECT_EQ(m, 16 + (t - 16 * kNBlocks) % 5);
+        EXPECT_EQ(n, (t - 16 * kNBlocks) / 5);
+      }
+    }
+  }
+  // 1176 full tiles = 8 x 132 + 120: the 12 CTAs with 8 full tiles take a cheap one first.
+  for (int cta = 0; cta < kGrid; ++cta) {
+    EXPECT_EQ(full_per_cta[cta], cta < 120 ? 9 : 8) << cta;
+    EXPECT_EQ(last_row_per_cta[cta], (cta >= 120 || cta < 44) ? 1 : 0) << cta;
+  }
+  // Without the flag the last row is interleaved in the raster: tile 16 * 56 + 5 (CTA 109, step 6) is (21, 0).
+  TestGrid::index = (16 * kNBlocks + 5) % kGrid;
+  DenseTileScheduler<1, 1, 8, TestGrid> plain(kMBlocks, kNBlocks, 0);
+  int m = -1, n = -1;
+  for (int step = 0; step <= (16 * kNBlocks + 5) / kGrid; ++step) ASSERT_TRUE(plain.next(m, n));
+  EXPECT_EQ(m, kMBlocks - 1);
+  EXPECT_EQ(n, 0);
 }
 
 TEST(DenseTileScheduler, ConsecutiveClustersShareOperandPanels) {

@@ -48,12 +48,11 @@ struct Tile : host::TileSpec {
 // The tiles compiled for an epilogue (scripts/gen_gemm_instances.py).
 std::vector<Tile> tiles_for(OutFormat f) {
   if (f == OutFormat::kG128FP32 || f == OutFormat::kG128UE8M0)
-    return {{64, 128},          {128, 128},         {128, 128, 2, 1}, {256, 128},
-            {256, 128, 2, 1},   {256, 128, 1, 2},   {64, 128, 1, 1, 2}, {64, 128, 1, 1, 4},
-            {128, 128, 1, 1, 2}};
-  return {{64, 64},          {128, 64},         {128, 128},          {128, 128, 2, 1},  {256, 128},
-          {256, 128, 2, 1},  {256, 128, 1, 2},  {64, 64, 1, 1, 2},   {64, 64, 1, 1, 4}, {128, 64, 1, 1, 2},
-          {128, 128, 1, 1, 2}};
+    return {{64, 128},          {128, 128},         {128, 128, 2, 1}, {192, 128},         {256, 128},
+            {256, 128, 2, 1},   {256, 128, 1, 2},   {64, 128, 1, 1, 2}, {64, 128, 1, 1, 4}, {128, 128, 1, 1, 2}};
+  return {{64, 64},          {128, 64},         {128, 128},          {128, 128, 2, 1},  {192, 128},
+          {256, 128},        {256, 128, 2, 1},  {256, 128, 1, 2},    {64, 64, 1, 1, 2}, {64, 64, 1, 1, 4},
+          {128, 64, 1, 1, 2}, {128, 128, 1, 1, 2}};
 }
 
 int64_t pad4(int64_t x) { return (x + 3) / 4 * 4; }
@@ -208,6 +207,26 @@ TEST(GemmExact, PersistentTilesPerCtaBitExact) {
   for (const FormatCase& f : {kFormats[0], kFormats[1], kFormats[2], kFormats[5]}) {
     for (Tile t : tiles_for(f.format)) {
       SCOPED_TRACE(std::string(f.name) + " tile " + t.name());
+      EXPECT_EQ(run_and_compare_exact(p, f, t), "");
+    }
+  }
+}
+
+// The wave kernels' partial last row of tiles: warpgroups whose 64 rows all lie past M issue no wgmma (they only walk
+// the ring) and that row is dealt after the others. 192x128 with 0, 1 and 2 idle warpgroups in the last row (M mod
+// 192 = 129, 65, 1), several tiles per CTA (12 x 17 blocks), the ring wrapping across tiles; M = 60 (one tile, two
+// idle warpgroups whose rows still need the blocked layout's zero scale padding up to 128); 256x128 with an idle
+// warpgroup (M mod 256 = 1).
+TEST(GemmExact, PartialLastRowIdleWarpgroupsBitExact) {
+  MXGEMM_REQUIRE_SM90();
+  std::mt19937 rng(17);
+  const int64_t shapes[][4] = {{2177, 2176, 400, 192}, {2113, 2176, 400, 192}, {2241, 1280, 272, 192},
+                               {60, 576, 144, 192},    {2305, 1280, 272, 256}};
+  for (auto& sh : shapes) {
+    Problem p(sh[0], sh[1], sh[2], true, rng);
+    for (const FormatCase& f : kFormats) {
+      const Tile t{static_cast<int>(sh[3]), 128};
+      SCOPED_TRACE(std::string(f.name) + " tile " + t.name() + " M=" + std::to_string(sh[0]));
       EXPECT_EQ(run_and_compare_exact(p, f, t), "");
     }
   }
