@@ -98,9 +98,10 @@ __device__ __forceinline__ void quantize_store_group32(const float (&acc)[kBlock
   }
 }
 
+// This lane's part of a group's amax for rows r0 / r1: chunks first_i .. first_i + num_i - 1.
 template <int kBlockN>
-__device__ __forceinline__ void group_amax(const float (&acc)[kBlockN / 2], int first_i, int num_i, float& amax0,
-                                           float& amax1) {
+__device__ __forceinline__ void lane_amax(const float (&acc)[kBlockN / 2], int first_i, int num_i, float& amax0,
+                                          float& amax1) {
   amax0 = 0.0f;
   amax1 = 0.0f;
 #pragma unroll
@@ -108,8 +109,30 @@ __device__ __forceinline__ void group_amax(const float (&acc)[kBlockN / 2], int 
     amax0 = rules::amax_step(rules::amax_step(amax0, acc[4 * i + 0]), acc[4 * i + 1]);
     amax1 = rules::amax_step(rules::amax_step(amax1, acc[4 * i + 2]), acc[4 * i + 3]);
   }
+}
+
+template <int kBlockN>
+__device__ __forceinline__ void group_amax(const float (&acc)[kBlockN / 2], int first_i, int num_i, float& amax0,
+                                           float& amax1) {
+  lane_amax<kBlockN>(acc, first_i, num_i, amax0, amax1);
   amax0 = quad_max(amax0);
   amax1 = quad_max(amax1);
+}
+
+// Quad reduce-scatter of four per-lane partial maxima (one per 32-column group of a 128-column block): afterwards
+// lane q of the quad holds the full amax of group q. Two butterfly steps of 2 and 1 shuffles (each lane sends the
+// groups its partner keeps) instead of a full quad_max per group (8 shuffles): every lane then computes one scale
+// instead of the same four (the scale rule is ~20 integer instructions, and ran 4x redundantly).
+__device__ __forceinline__ float quad_reduce_scatter4(const float (&partial)[4], int quad_lane) {
+  const bool b = (quad_lane & 1) != 0, c = (quad_lane & 2) != 0;
+  // step 1 (lanes q, q ^ 1): keep groups b and 2 + b, send the partner's two
+  const float keep0 = b ? partial[1] : partial[0], keep1 = b ? partial[3] : partial[2];
+  const float send0 = b ? partial[0] : partial[1], send1 = b ? partial[2] : partial[3];
+  const float m0 = fmaxf(keep0, __shfl_xor_sync(0xffffffffu, send0, 1));  // group b
+  const float m1 = fmaxf(keep1, __shfl_xor_sync(0xffffffffu, send1, 1));  // group 2 + b
+  // step 2 (lanes q, q ^ 2): keep group b + 2c
+  const float keep = c ? m1 : m0, send = c ? m0 : m1;
+  return fmaxf(keep, __shfl_xor_sync(0xffffffffu, send, 2));
 }
 
 // The quantized epilogues' common loop: for each group of kGroupCols columns of the thread's two rows, the group's
@@ -195,13 +218,17 @@ struct EpilogueMXFP8 {
   // 128x4 block) and in compact when scale_cols % 4 == 0, so quad lane 0 writes row r0 and lane 1 row r1 as one
   // 32-bit word each. Byte-wise stores (4x the instructions, each touching its own sector) measured 9 us of a 131 us
   // 4096x7168x2048 GEMM; they remain the fallback for BLOCK_N = 64 and unaligned compact rows.
-  template <int kBlockN>
+  //
+  // BLOCK_N % 128 == 0: apply() leaves quad lane 0 row r0's word and lane 1 row r1's word of every 128-column block
+  // (gathered from the quad after the reduce-scatter, see apply).
+  template <int kBlockN, bool kWords = kBlockN % 128 == 0>
   struct Pending {
-    uint8_t byte0[kBlockN / 32], byte1[kBlockN / 32];
+    uint8_t byte0[kBlockN / 32], byte1[kBlockN / 32];  // BLOCK_N = 64
+    uint32_t words[kWords ? kBlockN / 128 : 1];        // BLOCK_N % 128 == 0
 
     __device__ __forceinline__ void store(const EpilogueThreadCtx& ctx) const {
       const GemmParams& p = *ctx.params;
-      if constexpr (kBlockN % 128 == 0) {
+      if constexpr (kWords) {
         if (ctx.quad_lane >= 2) return;
         const bool second = ctx.quad_lane == 1;
         const int64_t row = ctx.row0 + (second ? 8 : 0);
@@ -209,10 +236,7 @@ struct EpilogueMXFP8 {
 #pragma unroll
         for (int w = 0; w < kBlockN / 128; ++w) {
           const int64_t c0 = ctx.n0 / 32 + 4 * w;
-          uint32_t word = 0;
-#pragma unroll
-          for (int i = 0; i < 4; ++i)
-            word |= static_cast<uint32_t>(second ? byte1[4 * w + i] : byte0[4 * w + i]) << (8 * i);
+          uint32_t word = words[w];
           // Bytes of columns >= scale_cols and of rows >= M are the blocked layout's zero padding.
           const int64_t valid_cols = p.scale_cols - c0;
           if (valid_cols < 4) word &= valid_cols <= 0 ? 0u : (1u << (8 * valid_cols)) - 1u;
@@ -250,12 +274,41 @@ struct EpilogueMXFP8 {
                                                            const EpilogueThreadCtx& ctx) {
     Pending<kBlockN> pending;
     const typename OutTileLayout<kBlockN>::ThreadRows rows(ctx.smem_tile, ctx.row_local0, 2 * ctx.quad_lane);
-    detail::quantize_groups<kBlockN, 32>(acc, rows, [&](int g, float amax0, float amax1, float& mult0, float& mult1) {
-      pending.byte0[g] = scale_byte(amax0);
-      pending.byte1[g] = scale_byte(amax1);
-      mult0 = rules::e8m0_multiplier(pending.byte0[g]);
-      mult1 = rules::e8m0_multiplier(pending.byte1[g]);
-    });
+    if constexpr (kBlockN % 128 == 0) {
+      // Per 128-column block (4 groups): the quad reduce-scatters the group maxima, so lane q computes the scale
+      // bytes of group q for its two rows only; the multipliers and bytes are then gathered from the quad.
+#pragma unroll
+      for (int w = 0; w < kBlockN / 128; ++w) {
+        float partial0[4], partial1[4];
+#pragma unroll
+        for (int g = 0; g < 4; ++g) detail::lane_amax<kBlockN>(acc, 4 * (4 * w + g), 4, partial0[g], partial1[g]);
+        const uint32_t byte0 = scale_byte(detail::quad_reduce_scatter4(partial0, ctx.quad_lane));
+        const uint32_t byte1 = scale_byte(detail::quad_reduce_scatter4(partial1, ctx.quad_lane));
+        const float mult0 = rules::e8m0_multiplier(static_cast<uint8_t>(byte0));
+        const float mult1 = rules::e8m0_multiplier(static_cast<uint8_t>(byte1));
+        // Quad lane 0 keeps row r0's four bytes, lane 1 row r1's (bytes of group g from lane g).
+        const uint32_t both = byte0 | (byte1 << 8);
+        uint32_t word = 0;
+#pragma unroll
+        for (int g = 0; g < 4; ++g) {
+          const uint32_t from_g = __shfl_sync(0xffffffffu, both, g, 4);
+          word |= ((ctx.quad_lane & 1) ? (from_g >> 8) & 0xffu : from_g & 0xffu) << (8 * g);
+        }
+        pending.words[w] = word;
+#pragma unroll
+        for (int g = 0; g < 4; ++g) {
+          detail::quantize_store_group32<kBlockN>(acc, 4 * w + g, __shfl_sync(0xffffffffu, mult0, g, 4),
+                                                  __shfl_sync(0xffffffffu, mult1, g, 4), rows);
+        }
+      }
+    } else {
+      detail::quantize_groups<kBlockN, 32>(acc, rows, [&](int g, float amax0, float amax1, float& mult0, float& mult1) {
+        pending.byte0[g] = scale_byte(amax0);
+        pending.byte1[g] = scale_byte(amax1);
+        mult0 = rules::e8m0_multiplier(pending.byte0[g]);
+        mult1 = rules::e8m0_multiplier(pending.byte1[g]);
+      });
+    }
     return pending;
   }
 };
