@@ -19,8 +19,8 @@
 //            6144x7168x2048 (14 waves of 3/4 the work of 256x128's 11) 166 vs 176 us per call, sustained
 //            (bench/results/2026-11-25-h100-gemm-s8-power-burn-2-summary.json); it loses at M = 4096 (a last row
 //            of 64 rows) and 4096x4096x7168 (6 waves vs 4), level at 8192x7168x2048
-//            (bench/results/2026-11-25-h100-gemm-s8-192-tiles.json). A partial last row of tiles is counted as
-//            full here: its idle warpgroups skip their wgmma, but the tile still costs most of a full one.
+//            (bench/results/2026-11-25-h100-gemm-s8-192-tiles.json). Taken only when 192 divides M: a partial last
+//            row (its idle warpgroups skip their wgmma) still costs most of a full one (see choose_dense_tile).
 //   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
@@ -132,6 +132,10 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     const int64_t n_blocks = (N + c.block_n - 1) / c.block_n;
     const int cluster = c.cluster_m * c.cluster_n;
     if (cluster > 1) continue;  // see the table above: opt-in only until it measures faster
+    // 192x128 only when 192 divides M: with a partial last row (one or two of its three warpgroups idle there) it
+    // measured slower than the model says, e.g. 2048x7168x2048 60.3 us vs 128x128's 54.4 (graph), while at 3072 and
+    // 6144 rows it was the fastest tile (bench/results/2026-11-25-h100-gemm-s8-model-sweep.json).
+    if (c.block_m == 192 && M % 192 != 0) continue;
     // Work is handed out per cluster: a pair of adjacent tiles per unit, over num_sms / cluster slots.
     const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((n_blocks + c.cluster_n - 1) / c.cluster_n);
     const int64_t slots = num_sms / cluster;
