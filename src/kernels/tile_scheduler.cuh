@@ -44,7 +44,9 @@ struct KernelGrid;  // only defined where kernels are compiled
 // Partial row last (`partial_row_last`, 1-CTA tiles only): when the last row of tiles is cheaper than the others
 // (the wave kernels skip the wgmma of warpgroups whose rows all lie past M), the full rows are rastered first and the
 // last row's tiles are dealt after them, so the round-robin tops up the CTAs that drew one full tile fewer with the
-// cheap ones (192x128 at M = 4096: 21 full rows + one of 64 rows; max per CTA 9 full + 1/3 instead of 10 tiles).
+// cheaper ones (192x128 forced at M = 4096: 21 full rows + one of 64 rows, dealt as 9 full tiles + at most one
+// partial per CTA instead of up to 10 tiles in the raster order; measured, a partial tile still costs most of a full
+// one, which is why the cost model takes 192x128 only when 192 divides M).
 template <int kClusterM, int kClusterN = 1, int kGroupM = 8, class Grid = KernelGrid>
 struct DenseTileScheduler {
   static constexpr int kClusterSize = kClusterM * kClusterN;
