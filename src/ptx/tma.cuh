@@ -39,6 +39,13 @@ __device__ __forceinline__ void tma_store_2d(const CUtensorMap* map, const void*
                : "memory");
 }
 
+// 1D bulk copy (no tensor map) of `bytes` (a multiple of 16, 16-byte aligned) global -> shared, completing on `bar`.
+__device__ __forceinline__ void bulk_load_1d(uint64_t* bar, void* smem_dst, const void* gmem_src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+               ::"r"(smem_addr(smem_dst)), "l"(gmem_src), "r"(bytes), "r"(smem_addr(bar))
+               : "memory");
+}
+
 __device__ __forceinline__ void tma_store_commit() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
 
 // Waits until the committed stores have finished READING shared memory (the buffer may be reused).

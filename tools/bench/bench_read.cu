@@ -20,6 +20,8 @@
 #include "bench_read.h"
 #include "bench_util.h"
 #include "mxgemm/mxgemm.h"
+#include "ptx/mbarrier.cuh"
+#include "ptx/tma.cuh"
 
 namespace mxgemm::bench {
 namespace {
@@ -56,9 +58,8 @@ __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, un
   const size_t begin = share * blockIdx.x;
   const size_t end = begin + share < bytes ? begin + share : bytes;
   if (threadIdx.x == 0) {
-    for (int s = 0; s < kSlots; ++s)
-      asm volatile("mbarrier.init.shared.b64 [%0], 1;" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]))));
-    asm volatile("fence.mbarrier_init.release.cluster;");
+    for (int s = 0; s < kSlots; ++s) ptx::mbarrier_init(&bar[s], 1);
+    ptx::fence_mbarrier_init();
   }
   __syncthreads();
   if (threadIdx.x != 0 || begin >= end) return;
@@ -67,21 +68,14 @@ __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, un
     const int s = it % kSlots;
     const size_t off = begin + static_cast<size_t>(it) * kSlotBytes;
     const uint32_t size = static_cast<uint32_t>(end - off < kSlotBytes ? end - off : kSlotBytes);
-    const uint32_t b = static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]));
-    const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(slots + s * kSlotBytes));
-    asm volatile("mbarrier.arrive.expect_tx.shared.b64 _, [%0], %1;" ::"r"(b), "r"(size));
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(d),
-                 "l"(p + off), "r"(size), "r"(b)
-                 : "memory");
+    ptx::mbarrier_arrive_expect_tx(&bar[s], size);
+    ptx::bulk_load_1d(&bar[s], slots + s * kSlotBytes, p + off, size);
   };
   for (int it = 0; it < kSlots && it < n; ++it) issue(it);
   uint32_t acc = 0;
   for (int it = 0; it < n; ++it) {
     const int s = it % kSlots;
-    const uint32_t b = static_cast<uint32_t>(__cvta_generic_to_shared(&bar[s]));
-    asm volatile(
-        "{\n.reg .pred p;\nWAIT_%=: mbarrier.try_wait.parity.shared.b64 p, [%0], %1;\n@!p bra WAIT_%=;\n}" ::"r"(b),
-        "r"(static_cast<uint32_t>((it / kSlots) & 1)));
+    ptx::mbarrier_wait(&bar[s], static_cast<uint32_t>((it / kSlots) & 1));
     acc ^= *reinterpret_cast<volatile uint32_t*>(slots + s * kSlotBytes);
     if (it + kSlots < n) issue(it + kSlots);
   }
