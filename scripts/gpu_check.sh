@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole GPU check in ONE device call: configure + build (Release), GPU tests, ptxas report, mxgemm-bench, the
-# torch/Triton peers (peers.py, same machine, same call) and the chart. Keeps to a time budget (default 470 s, under
+# The whole GPU check in ONE device call: configure + build (Release), GPU tests, compute-sanitizer, ptxas report,
+# mxgemm-bench, the torch/Triton peers (peers.py, same machine, same call) and the chart. Keeps to a time budget (default 470 s, under
 # the 8 minutes a call should take) by giving each step what is left, and to <= 8 files in $OUT, 0 folders deep.
 #
 # Here, first:   bash scripts/gpu_check_prepare.sh      (fills the git-ignored .deps/: GoogleTest, peers.py, git rev)
@@ -14,6 +14,7 @@
 #   --no-peers            skip .deps/peers/peers.py
 #   --no-plot             skip scripts/plot_bench.py
 #   --no-read             skip mxgemm-bench --mode read (and its ncu pass)
+#   --no-sanitize         skip compute-sanitizer (memcheck, racecheck, synccheck on two exact tests, ~40 s)
 #   --bench-bin PATH      run this prebuilt mxgemm-bench (e.g. built here, carried in .deps/bin) instead of building it
 #   --jobs N              build parallelism (default 16)
 #   --budget S            total seconds (default 470)
@@ -21,7 +22,7 @@
 # $OUT (set on the device machine; defaults to build-gpu/out here) receives:
 #   gpu_check.log   everything printed, with the step summary at the end (bench table, peers lines included)
 #   build.log       configure + build output
-#   gpu_tests.log   mxgemm_gpu_tests output;  gpu_tests.json  its gtest JSON report
+#   gpu_tests.log   mxgemm_gpu_tests output, then the sanitizers' output;  gpu_tests.json  its gtest JSON report
 #   bench-<mode>.json  mxgemm-bench rows (bench-read.json: --mode read, the small-M read floor; its kernel
 #                   durations under ncu go into gpu_check.log);  peers.json  peers.py results;  bench.png  the chart
 # Exit status: 0 when every step that ran passed, else 1 (the summary names the failing steps).
@@ -29,13 +30,14 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
 
-DO_TESTS=1 DO_BENCH=1 DO_PEERS=1 DO_PLOT=1 DO_READ=1
+DO_TESTS=1 DO_BENCH=1 DO_PEERS=1 DO_PLOT=1 DO_READ=1 DO_SANITIZE=1
 FILTER="" BENCH_ARGS="" JOBS=16 BUDGET=470 BENCH_BIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests-only) DO_BENCH=0; DO_PEERS=0; DO_PLOT=0 ;;
     --bench-only) DO_TESTS=0 ;;
     --no-read) DO_READ=0 ;;
+    --no-sanitize) DO_SANITIZE=0 ;;
     --filter) FILTER="$2"; shift ;;
     --bench-args) BENCH_ARGS="$2"; shift ;;
     --bench-bin) BENCH_BIN="$2"; shift ;;
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
     --no-plot) DO_PLOT=0 ;;
     --jobs) JOBS="$2"; shift ;;
     --budget) BUDGET="$2"; shift ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "gpu_check: unknown flag $1" >&2; exit 2 ;;
   esac
   shift
@@ -150,6 +152,35 @@ if [ "$TESTS_BUILT" = 1 ]; then
   else
     tail -15 "$OUT/gpu_tests.log"
     fail "gpu tests: rc=$rc, $(grep -cE '^\[  FAILED  \] [A-Za-z]' "$OUT/gpu_tests.log") failed"
+  fi
+fi
+
+# ---- sanitizers ----------------------------------------------------------------------------------------------------
+# compute-sanitizer memcheck, racecheck and synccheck on the one-tile smoke test (every compiled tile and format) and
+# on the persistent test (several tiles per CTA, so every ring stage is reused): ~40 s. Their output is appended to
+# gpu_tests.log (the $OUT file count is at its limit); the verdicts go into the summary.
+if [ "$TESTS_BUILT" = 1 ] && [ "$DO_SANITIZE" = 1 ]; then
+  step "compute-sanitizer"
+  CS="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)"
+  if [ -z "$CS" ]; then
+    fail "sanitizers: compute-sanitizer not found"
+  else
+    san_failed=0
+    for t in SmallTileSmoke PersistentTilesPerCtaBitExact; do
+      for tool in memcheck racecheck synccheck; do
+        echo "=== compute-sanitizer --tool $tool --error-exitcode 9 mxgemm_gpu_tests --gtest_filter=GemmExact.$t" \
+          >> "$OUT/gpu_tests.log"
+        timeout "$(share 120 20)" "$CS" --tool "$tool" --error-exitcode 9 "$BUILD/mxgemm_gpu_tests" \
+          --gtest_filter="GemmExact.$t" --gtest_color=no > "$OUT/sanitizer.tmp" 2>&1
+        rc=$?
+        cat "$OUT/sanitizer.tmp" >> "$OUT/gpu_tests.log"
+        echo "  $t $tool: rc=$rc $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer.tmp" | head -1)"
+        [ $rc -eq 0 ] || san_failed=1
+      done
+    done
+    rm -f "$OUT/sanitizer.tmp"
+    if [ $san_failed = 0 ]; then note "sanitizers: memcheck, racecheck, synccheck clean (smoke + persistent)"
+    else fail "sanitizers (see gpu_tests.log)"; fi
   fi
 fi
 

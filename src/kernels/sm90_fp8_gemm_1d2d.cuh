@@ -204,8 +204,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     for (int s = 0; s < kStages; ++s) {
       // The producer's arrive.expect_tx (TMA bytes) and the completion of its SFB cp.async.
       ptx::mbarrier_init(&full_bar[s], kFullBarrierArrivals);
-      // One arrival per math warp of every CTA whose producer writes into this stage (the whole cluster).
-      ptx::mbarrier_init(&empty_bar[s], Traits::kClusterSize * Traits::kNumMathWarpgroups * 4);
+      // Every math thread of this CTA arrives (see release_stage_to_producers), plus one arrival per math warp of
+      // each peer CTA whose producer multicasts into this stage.
+      ptx::mbarrier_init(&empty_bar[s],
+                         Traits::kNumMathThreads + (Traits::kClusterSize - 1) * Traits::kNumMathWarpgroups * 4);
     }
     if constexpr (Traits::kSplitK > 1) {
       ptx::mbarrier_init(reduce_full_bar, 1);
@@ -326,14 +328,21 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
     float accum[kWaves][kNumAccum];
     uint32_t split_tiles_done = 0;  // split-K: tiles reduced so far (the reduce barriers' phase parity)
 
-    // Hands `stage` back to the producer(s) that fill it (one arrival per warp).
+    // Hands `stage` back to the producer(s) that fill it. Every thread arrives on its own CTA's barrier: an arrive
+    // has release semantics for the arriving thread's own reads of the stage (SFA, SFB by LDS), so each thread's
+    // reads are ordered before the producer's next write to the stage by the memory model itself. (One arrival per
+    // warp from lane 0 after __syncwarp is also ordered, through the warp barrier, but compute-sanitizer racecheck
+    // does not follow that chain and reported the producer's SFB write against the other lanes' reads whenever a
+    // ring stage was reused: bench/results/2026-11-25-h100-gemm-s9-race-repro-racecheck.log.) A peer CTA of a
+    // cluster, whose producer multicasts only TMA data into this stage, gets one arrival per warp.
     auto release_stage_to_producers = [&](int stage) {
-      if (lane == 0) {
-        if constexpr (Traits::kClusterSize == 1) {
-          ptx::mbarrier_arrive(&empty_bar[stage]);
-        } else {
+      ptx::mbarrier_arrive(&empty_bar[stage]);
+      if constexpr (Traits::kClusterSize > 1) {
+        __syncwarp();
+        if (lane == 0) {
 #pragma unroll
-          for (int r = 0; r < Traits::kClusterSize; ++r) ptx::mbarrier_arrive_cluster(&empty_bar[stage], r);
+          for (int r = 0; r < Traits::kClusterSize; ++r)
+            if (r != cta_rank) ptx::mbarrier_arrive_cluster(&empty_bar[stage], r);
         }
       }
     };
