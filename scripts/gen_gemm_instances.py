@@ -7,9 +7,10 @@ Run from the repo root: python3 scripts/gen_gemm_instances.py
 # (BLOCK_M, BLOCK_N, CTAs per cluster along M sharing B, CTAs per cluster along N sharing A, split-K CTAs per tile)
 # Clusters along M or N share an operand tile by TMA multicast; split-K clusters share one output tile (each CTA a
 # share of K, rank 0 reduces and quantizes). Split-K exists for the one-wave tiles (BLOCK_M 64 and 128).
-ALL = [(64, 64, 1, 1, 1), (128, 64, 1, 1, 1), (128, 128, 1, 1, 1), (128, 128, 2, 1, 1), (192, 128, 1, 1, 1),
+# 64x128 (one m64n128 warpgroup) for every epilogue: the cost model takes it at M ~ 128-256 (src/host/gemm_configs.cpp).
+ALL = [(64, 64, 1, 1, 1), (64, 128, 1, 1, 1), (128, 64, 1, 1, 1), (128, 128, 1, 1, 1), (128, 128, 2, 1, 1), (192, 128, 1, 1, 1),
        (256, 128, 1, 1, 1), (256, 128, 2, 1, 1), (256, 128, 1, 2, 1),
-       (64, 64, 1, 1, 2), (64, 64, 1, 1, 4), (128, 64, 1, 1, 2), (128, 128, 1, 1, 2)]
+       (64, 64, 1, 1, 2), (64, 64, 1, 1, 4), (64, 128, 1, 1, 2), (128, 64, 1, 1, 2), (128, 128, 1, 1, 2)]
 # a 128-column scale group must lie inside one tile
 G128 = [(64, 128, 1, 1, 1), (128, 128, 1, 1, 1), (128, 128, 2, 1, 1), (192, 128, 1, 1, 1), (256, 128, 1, 1, 1),
         (256, 128, 2, 1, 1), (256, 128, 1, 2, 1), (64, 128, 1, 1, 2), (64, 128, 1, 1, 4), (128, 128, 1, 1, 2)]

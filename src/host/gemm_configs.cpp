@@ -25,7 +25,13 @@
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream
 //            from HBM through as many SMs as possible (one SM alone cannot pull its share of 3 TB/s).
-//   64x128   one math warpgroup for g128 outputs at small M (the 128-wide scale group needs BLOCK_N = 128).
+//   64x128   one math warpgroup of m64n128 wgmma (two-deep), for every epilogue (g128 outputs need it at small M,
+//            their 128-wide scale group needs BLOCK_N = 128). At the same tile count and the same (64+128)*K operand
+//            bytes per tile it beats 128x64 (two warpgroups of m64n64), and at M = 192-256 with K = 7168 it also
+//            beats 64x64's two waves (bench/results/2026-11-25-h100-gemm-s9-t64x128-sweep.json, mxfp8 graph:
+//            128x7168x2048 10.1 vs 11.2 us, 256x4096x7168 19.2 vs 21.0, 192x4096x7168 18.6 vs 26.6); 64x64 stays
+//            ahead where it has twice the tiles in one wave (128x4096x7168 16.6 vs 18.3). Listed before 128x64, so a
+//            tie in the model goes to it.
 //   split-K  the one-wave tiles split over K in clusters of 2 or 4 CTAs (rank 0 adds the partial accumulators from
 //            the others' DSMEM stores in rank order, then quantizes once). Measured on the H100
 //            (bench/results/2026-11-25-h100-gemm-s4-prefetch0-*.json): faster only when the unsplit tiles leave
@@ -58,9 +64,9 @@ constexpr Candidate kCandidates[] = {
     {256, 128, 1, 1, "256x128: two m64 waves per math warpgroup, the least L2/smem traffic per MMA for large M"},
     {192, 128, 1, 1, "192x128: three math warpgroups of one m64 wave, for M where 192-row tiles fill the waves better"},
     {128, 128, 1, 1, "128x128: best operand reuse with the two-deep promotion pipeline"},
+    {64, 128, 1, 1, "64x128: one m64n128 warpgroup, twice the tiles of 128x128 for M ~ 128-256"},
     {128, 64, 1, 1, "128x64: twice the tiles of 128x128 for M ~ 128-256"},
     {64, 64, 1, 1, "64x64: the most tiles, to stream the weights through every SM at small M"},
-    {64, 128, 1, 1, "64x128: small M with a 128-wide scale group"},
 };
 
 constexpr double kHbmBytesPerUs = 3.0e6;      // measured device-to-device copy, read + write (PEERS.md)
@@ -127,7 +133,6 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
   TileChoice best;
   for (const Candidate& c : kCandidates) {
     if (group == 128 && c.block_n % 128 != 0) continue;
-    if (group != 128 && c.block_n == 128 && c.block_m == 64) continue;  // not instantiated for these epilogues
     const int64_t m_blocks = (M + c.block_m - 1) / c.block_m;
     const int64_t n_blocks = (N + c.block_n - 1) / c.block_n;
     const int cluster = c.cluster_m * c.cluster_n;
@@ -159,8 +164,8 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
   // Split-K (see the table above): when the small-M tile leaves three quarters of the SMs idle over a long K.
   if (best.block_m == 64 && best.tiles * 4 <= num_sms && (K + 127) / 128 >= 16) {
     best.split_k = 2;
-    best.why = group == 128 ? "64x128 split-K 2: few tiles at small M, each K half on its own SM"
-                            : "64x64 split-K 2: few tiles at small M, each K half on its own SM";
+    best.why = best.block_n == 128 ? "64x128 split-K 2: few tiles at small M, each K half on its own SM"
+                                   : "64x64 split-K 2: few tiles at small M, each K half on its own SM";
   }
   return best;
 }

@@ -5,6 +5,7 @@
 namespace mxgemm::kernels {
 
 template void launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
+template void launch_sm90_fp8_gemm_1d2d<64, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 2, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
@@ -14,12 +15,15 @@ template void launch_sm90_fp8_gemm_1d2d<256, 128, 2, 1, 1, EpilogueMXFP8<ScaleRu
 template void launch_sm90_fp8_gemm_1d2d<256, 128, 1, 2, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 4, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
+template void launch_sm90_fp8_gemm_1d2d<64, 128, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 64, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 template void launch_sm90_fp8_gemm_1d2d<128, 128, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>(const DenseProblem&, cudaStream_t);
 
 GemmLauncher find_gemm_launcher_mxfp8_rceil_blocked(int block_m, int block_n, int cluster_m, int cluster_n, int split_k) {
   if (block_m == 64 && block_n == 64 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
+  if (block_m == 64 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
+    return &launch_sm90_fp8_gemm_1d2d<64, 128, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
   if (block_m == 128 && block_n == 64 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
     return &launch_sm90_fp8_gemm_1d2d<128, 64, 1, 1, 1, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
   if (block_m == 128 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 1)
@@ -38,6 +42,8 @@ GemmLauncher find_gemm_launcher_mxfp8_rceil_blocked(int block_m, int block_n, in
     return &launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
   if (block_m == 64 && block_n == 64 && cluster_m == 1 && cluster_n == 1 && split_k == 4)
     return &launch_sm90_fp8_gemm_1d2d<64, 64, 1, 1, 4, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
+  if (block_m == 64 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 2)
+    return &launch_sm90_fp8_gemm_1d2d<64, 128, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
   if (block_m == 128 && block_n == 64 && cluster_m == 1 && cluster_n == 1 && split_k == 2)
     return &launch_sm90_fp8_gemm_1d2d<128, 64, 1, 1, 2, EpilogueMXFP8<ScaleRule::kRCEIL, ScaleLayout::kBlocked128x4>>;
   if (block_m == 128 && block_n == 128 && cluster_m == 1 && cluster_n == 1 && split_k == 2)
