@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU check in ONE device call: configure + build (Release), GPU tests, compute-sanitizer, ptxas report,
-# mxgemm-bench, the torch/Triton peers (peers.py, same machine, same call) and the chart. Keeps to a time budget (default 470 s, under
-# the 8 minutes a call should take) by giving each step what is left, and to <= 8 files in $OUT, 0 folders deep.
+# mxgemm-bench, the torch/Triton peers (peers.py, same machine, same call) and the chart. Keeps to a time budget
+# (default 470 s, under the 8 minutes a call should take) by giving each step what is left, and to <= 8 files in
+# $OUT, 0 folders deep.
 #
 # Here, first:   bash scripts/gpu_check_prepare.sh      (fills the git-ignored .deps/: GoogleTest, peers.py, git rev)
 # Device call:   run(command="bash scripts/gpu_check.sh", carry=[".deps"], timeout_s=600)
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --no-plot) DO_PLOT=0 ;;
     --jobs) JOBS="$2"; shift ;;
     --budget) BUDGET="$2"; shift ;;
-    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "gpu_check: unknown flag $1" >&2; exit 2 ;;
   esac
   shift
