@@ -137,10 +137,15 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     const int64_t n_blocks = (N + c.block_n - 1) / c.block_n;
     const int cluster = c.cluster_m * c.cluster_n;
     if (cluster > 1) continue;  // see the table above: opt-in only until it measures faster
-    // 192x128 only when 192 divides M: with a partial last row (one or two of its three warpgroups idle there) it
-    // measured slower than the model says, e.g. 2048x7168x2048 60.3 us vs 128x128's 54.4 (graph), while at 3072 and
-    // 6144 rows it was the fastest tile (bench/results/2026-11-25-h100-gemm-s8-model-sweep.json).
-    if (c.block_m == 192 && M % 192 != 0) continue;
+    // 192x128 only when 192 divides M or all its tiles run in one wave. Over several waves a partial last row (one or
+    // two of its three warpgroups idle there) measured slower than the model says, e.g. 2048x7168x2048 60.3 us vs
+    // 128x128's 54.4 (graph), while at 3072 and 6144 rows it was the fastest tile
+    // (bench/results/2026-11-25-h100-gemm-s8-model-sweep.json). In one wave the partial tiles only finish early:
+    // 320x7168x2048 14.5 us vs the next best 16.2, 640x4096x7168 41.8 vs 42.0 (256x128) and 44.9 (128x128)
+    // (bench/results/2026-11-25-h100-gemm-s9-model-mid-m.json).
+    if (c.block_m == 192 && M % 192 != 0 &&
+        ((M + 191) / 192) * ((N + c.block_n - 1) / c.block_n) > num_sms)
+      continue;
     // Work is handed out per cluster: a pair of adjacent tiles per unit, over num_sms / cluster slots.
     const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((n_blocks + c.cluster_n - 1) / c.cluster_n);
     const int64_t slots = num_sms / cluster;

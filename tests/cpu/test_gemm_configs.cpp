@@ -29,6 +29,9 @@ TEST(GemmTileModel, PicksTheMeasuredBestTileAtPeersShapes) {
       // ... but not where 192 leaves a partial last row (bench/results/2026-11-25-h100-gemm-s8-model-sweep.json:
       // 2048x7168x2048 128x128 54.4 us, 192x128 60.3, 256x128 60.1; graph)
       {2048, 7168, 2048, 128, 128},
+      // ... unless all its tiles run in one wave (bench/results/2026-11-25-h100-gemm-s9-model-mid-m.json, mxfp8 graph:
+      // 320x7168x2048 14.5 us vs 64x128 16.3; 640x4096x7168 41.8 vs 64x128 46.1)
+      {320, 7168, 2048, 192, 128},   {640, 4096, 7168, 192, 128},
   };
   for (const Expect& e : cases) {
     const TileChoice t = choose_dense_tile(e.M, e.N, e.K, 132, 32);
