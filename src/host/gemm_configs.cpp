@@ -19,8 +19,9 @@
 //            6144x7168x2048 (14 waves of 3/4 the work of 256x128's 11) 166 vs 176 us per call, sustained
 //            (bench/results/2026-11-25-h100-gemm-s8-power-burn-2-summary.json); it loses at M = 4096 (a last row
 //            of 64 rows) and 4096x4096x7168 (6 waves vs 4), level at 8192x7168x2048
-//            (bench/results/2026-11-25-h100-gemm-s8-192-tiles.json). Taken only when 192 divides M: a partial last
-//            row (its idle warpgroups skip their wgmma) still costs most of a full one (see choose_dense_tile).
+//            (bench/results/2026-11-25-h100-gemm-s8-192-tiles.json). Taken only when 192 divides M or all its tiles run
+//            in one wave: over several waves a partial last row (its idle warpgroups skip their wgmma) still costs
+//            most of a full one (see choose_dense_tile).
 //   128x128  two math warpgroups, m64n128 wgmma, two-deep promotion pipeline -> M ~ 256-2048.
 //   128x64   two math warpgroups, m64n64: twice the tiles of 128x128 -> fills 132 SMs when M is ~128-256.
 //   64x64    one math warpgroup: 4x the tiles of 128x128 -> small M, where the weights (N*K bytes) must stream

@@ -46,7 +46,7 @@ struct KernelGrid;  // only defined where kernels are compiled
 // last row's tiles are dealt after them, so the round-robin tops up the CTAs that drew one full tile fewer with the
 // cheaper ones (192x128 forced at M = 4096: 21 full rows + one of 64 rows, dealt as 9 full tiles + at most one
 // partial per CTA instead of up to 10 tiles in the raster order; measured, a partial tile still costs most of a full
-// one, which is why the cost model takes 192x128 only when 192 divides M).
+// one, which is why the cost model takes 192x128 only when 192 divides M or its tiles fit in one wave).
 template <int kClusterM, int kClusterN = 1, int kGroupM = 8, class Grid = KernelGrid>
 struct DenseTileScheduler {
   static constexpr int kClusterSize = kClusterM * kClusterN;
