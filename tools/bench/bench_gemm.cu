@@ -23,6 +23,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <numeric>
+#include <random>
 
 #include "bench_util.h"
 #include "cublaslt_peer.h"
@@ -265,7 +267,12 @@ int graph_sets(double set_bytes) {
 // position effect: a measurement that followed a back-to-back GEMM graph read slower than one that followed a
 // (memory-bound, cooler) quantizer measurement (-s3-final1-all.json: mxfp8, the only format right after bf16's PDL
 // graph, was the slowest format at every large shape). So each sample is taken right after an untimed run of the
-// same measurement, which puts the GPU into that workload's own power state first.
+// same measurement, which puts the GPU into that workload's own power state first. Even so, a fixed cyclic order kept
+// each measurement behind the same neighbour in every round, and the one behind bf16's back-to-back PDL graph (mxfp8)
+// still read up to ~6% slow at large M: with the formats listed in reverse order mxfp8 was level with the others
+// and the format then listed first read slow (bench/results/2026-11-25-h100-gemm-s9-order-{a,b}.json). So each round
+// takes the measurements in its own shuffled order (fixed seeds: the same orders every run), and the median over the
+// rounds no longer carries one neighbour's effect.
 class Interleaved {
  public:
   // Registers a measurement; returns its handle. `once` returns one sample in µs (it may throw).
@@ -274,10 +281,13 @@ class Interleaved {
     return static_cast<int>(items_.size()) - 1;
   }
   void run(int rounds) {
-    const size_t n = items_.size();
-    for (int r = 0; r < rounds; ++r)
-      for (size_t i = 0; i < n; ++i) {
-        Item& it = items_[(i + static_cast<size_t>(r)) % n];
+    std::vector<size_t> order(items_.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    for (int r = 0; r < rounds; ++r) {
+      std::mt19937 rng(0x5eedu + static_cast<uint32_t>(r));
+      std::shuffle(order.begin(), order.end(), rng);
+      for (size_t i : order) {
+        Item& it = items_[i];
         if (!it.error.empty()) continue;
         try {
           it.once();  // priming run, discarded
@@ -286,6 +296,7 @@ class Interleaved {
           it.error = short_what(e);
         }
       }
+    }
   }
   double median(int h) const {
     std::vector<double> v = items_[h].samples;
