@@ -6,19 +6,26 @@
 // rows, and the fused GEMM itself in the same run. Two readers, each over a small sweep of launch shapes:
 //   read_ldg:  every thread streams 16-byte ld.global.nc loads, 8 in flight, grid-strided;
 //   read_bulk: one thread per CTA streams the CTA's contiguous share with 1D bulk copies (TMA) into a ring of
-//              shared-memory slots (the GEMM's load path without the tensor maps).
+//              shared-memory slots (the GEMM's load path without the tensor maps);
+//   read_tma2d (only with MXGEMM_BENCH_READ_TMA2D=1, added in session 9 and not yet run on a GPU): the GEMM's own B
+//              stream without the math, 2D TMA boxes of [64 or 128 rows x 128 bytes] (128-byte swizzle) walking each
+//              row panel's K blocks, one panel (or one K share of it) per CTA: whether boxes of this shape, strided
+//              by the row pitch K, are what holds the small-M GEMMs below the contiguous readers.
 // Times are CUDA events around one launch after an L2 flush (as every bench row); the event overhead of an empty
 // launch is measured and recorded too. For kernel durations, run this mode under ncu (scripts/gpu_check.sh does).
+#include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "bench_read.h"
 #include "bench_util.h"
+#include "host/tensor_map.h"
 #include "mxgemm/mxgemm.h"
 #include "ptx/mbarrier.cuh"
 #include "ptx/tma.cuh"
@@ -82,6 +89,43 @@ __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, un
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
+// CTA b reads row panel b / k_split (kBoxRows rows of the [rows, K] weight matrix) over its K share b % k_split, one
+// [kBoxRows x 128 B] box per K block, through a ring of kSlots slots; one thread issues and waits, as the GEMM's
+// producer does.
+template <int kSlots, int kBoxRows>
+__global__ void read_stream_tma2d(const __grid_constant__ CUtensorMap map, int num_k_blocks, int k_split,
+                                  unsigned* sink) {
+  constexpr uint32_t kBoxBytes = kBoxRows * 128;
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  __shared__ __align__(8) uint64_t bar[kSlots];
+  // 128-byte-swizzled boxes need 1024-byte aligned destinations (the dynamic allocation has 1 KiB of slack).
+  const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* slots = smem_raw + ((1024u - (raw_addr & 1023u)) & 1023u);
+  const int panel = static_cast<int>(blockIdx.x) / k_split, part = static_cast<int>(blockIdx.x) % k_split;
+  const int kb0 = part * num_k_blocks / k_split, kb1 = (part + 1) * num_k_blocks / k_split;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kSlots; ++s) ptx::mbarrier_init(&bar[s], 1);
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  const int n = kb1 - kb0;
+  auto issue = [&](int it) {
+    const int s = it % kSlots;
+    ptx::mbarrier_arrive_expect_tx(&bar[s], kBoxBytes);
+    ptx::tma_load_2d(&map, &bar[s], slots + s * kBoxBytes, (kb0 + it) * 128, panel * kBoxRows);
+  };
+  for (int it = 0; it < kSlots && it < n; ++it) issue(it);
+  uint32_t acc = 0;
+  for (int it = 0; it < n; ++it) {
+    const int s = it % kSlots;
+    ptx::mbarrier_wait(&bar[s], static_cast<uint32_t>((it / kSlots) & 1));
+    acc ^= *reinterpret_cast<volatile uint32_t*>(slots + s * kBoxBytes);
+    if (it + kSlots < n) issue(it + kSlots);
+  }
+  if (acc == kSinkMagic) sink[0] = acc;
+}
+
 __global__ void empty_launch() {}
 
 struct Probe {
@@ -101,6 +145,11 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Gemm
   check_cuda(cudaFuncSetAttribute(read_stream_bulk<kBulkSlots, kBulkSlotBytes>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSlots * kBulkSlotBytes),
              "cudaFuncSetAttribute(read_stream_bulk)");
+
+  // The 2D TMA box readers are opt-in until they have run on a GPU (a wrong byte count would hang the call).
+  const char* tma2d_env = std::getenv("MXGEMM_BENCH_READ_TMA2D");
+  const bool read_tma2d = tma2d_env != nullptr && tma2d_env[0] == '1';
+  constexpr int kTmaSlots = 12;
 
   OutFormatChoice mxfp8;
   parse_out_format("mxfp8", &mxfp8);  // RCEIL, compact scales
@@ -125,6 +174,27 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Gemm
             w.as<const uint8_t>(), weight_bytes, sink.as<unsigned>());
       });
       probes.push_back({"bulk grid=" + std::to_string(grid) + " slots=6x32KiB", us});
+    }
+    if (read_tma2d) {
+      const int num_k_blocks = static_cast<int>((sh.K + 127) / 128);
+      auto tma2d = [&](auto kernel, int box_rows, int k_split) {
+        if (sh.N % box_rows != 0) return;
+        const int slots_bytes = kTmaSlots * box_rows * 128 + 1024;
+        check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, slots_bytes),
+                   "cudaFuncSetAttribute(read_stream_tma2d)");
+        const CUtensorMap map = host::make_tensor_map_2d("weights", w.get(), 1, sh.N, sh.K, sh.K, box_rows, 128, 128);
+        const int grid = static_cast<int>(sh.N / box_rows) * k_split;
+        const double us = time_us(ctx, [&] {
+          kernel<<<grid, 32, slots_bytes, ctx.stream>>>(map, num_k_blocks, k_split, sink.as<unsigned>());
+        });
+        probes.push_back({"tma2d rows=" + std::to_string(box_rows) + " k_split=" + std::to_string(k_split) +
+                              " grid=" + std::to_string(grid),
+                          us});
+      };
+      for (int k_split : {1, 2}) {
+        tma2d(read_stream_tma2d<kTmaSlots, 64>, 64, k_split);
+        tma2d(read_stream_tma2d<kTmaSlots, 128>, 128, k_split);
+      }
     }
     check_cuda(cudaGetLastError(), "read probes");
     const auto best = std::min_element(probes.begin(), probes.end(),
