@@ -57,6 +57,22 @@ __global__ void read_stream_ldg(const uint4* __restrict__ p, size_t n16, unsigne
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
+// Issues the first kSlots reads, then waits for each slot in turn and refills it, so kSlots reads stay in flight.
+// Returns an XOR of one word of every slot, which keeps the reads from being optimised away.
+template <int kSlots, class Issue>
+__device__ __forceinline__ uint32_t stream_through_ring(uint64_t* bar, const uint8_t* slots, uint32_t slot_bytes, int n,
+                                                        Issue&& issue) {
+  for (int it = 0; it < kSlots && it < n; ++it) issue(it);
+  uint32_t acc = 0;
+  for (int it = 0; it < n; ++it) {
+    const int s = it % kSlots;
+    ptx::mbarrier_wait(&bar[s], static_cast<uint32_t>((it / kSlots) & 1));
+    acc ^= *reinterpret_cast<const volatile uint32_t*>(slots + s * slot_bytes);
+    if (it + kSlots < n) issue(it + kSlots);
+  }
+  return acc;
+}
+
 template <int kSlots, int kSlotBytes>
 __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, unsigned* sink) {
   extern __shared__ __align__(128) uint8_t slots[];
@@ -78,14 +94,7 @@ __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, un
     ptx::mbarrier_arrive_expect_tx(&bar[s], size);
     ptx::bulk_load_1d(&bar[s], slots + s * kSlotBytes, p + off, size);
   };
-  for (int it = 0; it < kSlots && it < n; ++it) issue(it);
-  uint32_t acc = 0;
-  for (int it = 0; it < n; ++it) {
-    const int s = it % kSlots;
-    ptx::mbarrier_wait(&bar[s], static_cast<uint32_t>((it / kSlots) & 1));
-    acc ^= *reinterpret_cast<volatile uint32_t*>(slots + s * kSlotBytes);
-    if (it + kSlots < n) issue(it + kSlots);
-  }
+  const uint32_t acc = stream_through_ring<kSlots>(bar, slots, kSlotBytes, n, issue);
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
@@ -115,14 +124,7 @@ __global__ void read_stream_tma2d(const __grid_constant__ CUtensorMap map, int n
     ptx::mbarrier_arrive_expect_tx(&bar[s], kBoxBytes);
     ptx::tma_load_2d(&map, &bar[s], slots + s * kBoxBytes, (kb0 + it) * 128, panel * kBoxRows);
   };
-  for (int it = 0; it < kSlots && it < n; ++it) issue(it);
-  uint32_t acc = 0;
-  for (int it = 0; it < n; ++it) {
-    const int s = it % kSlots;
-    ptx::mbarrier_wait(&bar[s], static_cast<uint32_t>((it / kSlots) & 1));
-    acc ^= *reinterpret_cast<volatile uint32_t*>(slots + s * kBoxBytes);
-    if (it + kSlots < n) issue(it + kSlots);
-  }
+  const uint32_t acc = stream_through_ring<kSlots>(bar, slots, kBoxBytes, n, issue);
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
