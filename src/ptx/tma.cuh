@@ -46,6 +46,11 @@ __device__ __forceinline__ void bulk_load_1d(uint64_t* bar, void* smem_dst, cons
                : "memory");
 }
 
+// Asks L2 to fetch `bytes` (a multiple of 16, 16-byte aligned) of global memory; no completion to wait for.
+__device__ __forceinline__ void bulk_prefetch_l2(const void* gmem_src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(gmem_src), "r"(bytes) : "memory");
+}
+
 __device__ __forceinline__ void tma_store_commit() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
 
 // Waits until the committed stores have finished READING shared memory (the buffer may be reused).

@@ -7,10 +7,12 @@
 //   read_ldg:  every thread streams 16-byte ld.global.nc loads, 8 in flight, grid-strided;
 //   read_bulk: one thread per CTA streams the CTA's contiguous share with 1D bulk copies (TMA) into a ring of
 //              shared-memory slots (the GEMM's load path without the tensor maps);
-//   read_tma2d (only with MXGEMM_BENCH_READ_TMA2D=1, added in session 9 and not yet run on a GPU): the GEMM's own B
-//              stream without the math, 2D TMA boxes of [64 or 128 rows x 128 bytes] (128-byte swizzle) walking each
-//              row panel's K blocks, one panel (or one K share of it) per CTA: whether boxes of this shape, strided
-//              by the row pitch K, are what holds the small-M GEMMs below the contiguous readers.
+//   read_tma2d (only with MXGEMM_BENCH_READ_TMA2D=1, a diagnostic that adds ten probes per shape): the GEMM's own
+//              load pattern without the math, 2D TMA boxes of [64 or 128 rows x 128 bytes] (128-byte swizzle) walking
+//              each row panel's K blocks, one panel (or one K share of it) per CTA, optionally with the 64x64 tiles'
+//              CTAs per panel, their A boxes, and an L2 prefetch of each row's next 1 KiB. Session 10 on the H100
+//              (bench/results/2026-11-25-h100-gemm-s10-read-tma2d*): the boxes cost 5-9% over the contiguous
+//              readers, the prefetch costs more, and the loads of the 64x64 GEMM alone stay ~2.5 us below the GEMM.
 // Times are CUDA events around one launch after an L2 flush (as every bench row); the event overhead of an empty
 // launch is measured and recorded too. For kernel durations, run this mode under ncu (scripts/gpu_check.sh does).
 #include <cuda.h>
@@ -98,19 +100,26 @@ __global__ void read_stream_bulk(const uint8_t* __restrict__ p, size_t bytes, un
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
-// CTA b reads row panel b / k_split (kBoxRows rows of the [rows, K] weight matrix) over its K share b % k_split, one
-// [kBoxRows x 128 B] box per K block, through a ring of kSlots slots; one thread issues and waits, as the GEMM's
-// producer does.
+// The GEMM's load pattern without its math. CTA b takes row panel b / (k_split * m_blocks) (kBoxRows rows of the
+// [rows, K] weight matrix), K share (b / m_blocks) % k_split, and activation block b % m_blocks: m_blocks CTAs read
+// each weight panel, as the GEMM's tiles of one N block do. One [kBoxRows x 128 B] box per K block (plus, when
+// with_a, the activations' [64 x 128 B] box of its m block, as the GEMM's A), through a ring of kSlots slots; one
+// thread issues and waits, as the GEMM's producer does. prefetch_kb > 0: every 8 K blocks the thread also asks L2
+// for the next 1 KiB of each of its panel's rows, prefetch_kb K blocks ahead (cp.async.bulk.prefetch.L2), so that
+// HBM sees 1 KiB runs per row instead of 128-byte pieces spread over the ring's lifetime.
 template <int kSlots, int kBoxRows>
-__global__ void read_stream_tma2d(const __grid_constant__ CUtensorMap map, int num_k_blocks, int k_split,
-                                  unsigned* sink) {
-  constexpr uint32_t kBoxBytes = kBoxRows * 128;
+__global__ void read_stream_tma2d(const __grid_constant__ CUtensorMap map, const __grid_constant__ CUtensorMap map_a,
+                                  const uint8_t* weights, int64_t k_bytes, int num_k_blocks, int k_split, int m_blocks,
+                                  bool with_a, int prefetch_kb, unsigned* sink) {
+  constexpr uint32_t kBoxBytes = kBoxRows * 128, kBoxABytes = 64 * 128;
+  const uint32_t slot_bytes = kBoxBytes + (with_a ? kBoxABytes : 0);
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   __shared__ __align__(8) uint64_t bar[kSlots];
   // 128-byte-swizzled boxes need 1024-byte aligned destinations (the dynamic allocation has 1 KiB of slack).
   const uint32_t raw_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
   uint8_t* slots = smem_raw + ((1024u - (raw_addr & 1023u)) & 1023u);
-  const int panel = static_cast<int>(blockIdx.x) / k_split, part = static_cast<int>(blockIdx.x) % k_split;
+  const int b = static_cast<int>(blockIdx.x);
+  const int panel = b / (k_split * m_blocks), part = (b / m_blocks) % k_split, m_block = b % m_blocks;
   const int kb0 = part * num_k_blocks / k_split, kb1 = (part + 1) * num_k_blocks / k_split;
   if (threadIdx.x == 0) {
     for (int s = 0; s < kSlots; ++s) ptx::mbarrier_init(&bar[s], 1);
@@ -119,12 +128,24 @@ __global__ void read_stream_tma2d(const __grid_constant__ CUtensorMap map, int n
   __syncthreads();
   if (threadIdx.x != 0) return;
   const int n = kb1 - kb0;
+  auto prefetch_rows = [&](int kb) {
+    if (kb >= kb1) return;
+    const int64_t off = static_cast<int64_t>(kb) * 128;
+    const uint32_t bytes = static_cast<uint32_t>(k_bytes - off < 1024 ? k_bytes - off : 1024);
+    for (int r = 0; r < kBoxRows; ++r)
+      ptx::bulk_prefetch_l2(weights + (static_cast<int64_t>(panel) * kBoxRows + r) * k_bytes + off, bytes);
+  };
+  if (prefetch_kb > 0)
+    for (int kb = kb0; kb < kb0 + prefetch_kb; kb += 8) prefetch_rows(kb);
   auto issue = [&](int it) {
     const int s = it % kSlots;
-    ptx::mbarrier_arrive_expect_tx(&bar[s], kBoxBytes);
-    ptx::tma_load_2d(&map, &bar[s], slots + s * kBoxBytes, (kb0 + it) * 128, panel * kBoxRows);
+    const int kb = kb0 + it;
+    if (prefetch_kb > 0 && (kb - kb0) % 8 == 0) prefetch_rows(kb + prefetch_kb);
+    ptx::mbarrier_arrive_expect_tx(&bar[s], slot_bytes);
+    ptx::tma_load_2d(&map, &bar[s], slots + s * slot_bytes, kb * 128, panel * kBoxRows);
+    if (with_a) ptx::tma_load_2d(&map_a, &bar[s], slots + s * slot_bytes + kBoxBytes, kb * 128, m_block * 64);
   };
-  const uint32_t acc = stream_through_ring<kSlots>(bar, slots, kBoxBytes, n, issue);
+  const uint32_t acc = stream_through_ring<kSlots>(bar, slots, slot_bytes, n, issue);
   if (acc == kSinkMagic) sink[0] = acc;
 }
 
@@ -148,7 +169,7 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Gemm
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kBulkSlots * kBulkSlotBytes),
              "cudaFuncSetAttribute(read_stream_bulk)");
 
-  // The 2D TMA box readers are opt-in until they have run on a GPU (a wrong byte count would hang the call).
+  // The 2D TMA box readers are opt-in: a diagnostic of the GEMM's load path, not a floor (see the header).
   const char* tma2d_env = std::getenv("MXGEMM_BENCH_READ_TMA2D");
   const bool read_tma2d = tma2d_env != nullptr && tma2d_env[0] == '1';
   constexpr int kTmaSlots = 12;
@@ -179,23 +200,37 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Gemm
     }
     if (read_tma2d) {
       const int num_k_blocks = static_cast<int>((sh.K + 127) / 128);
-      auto tma2d = [&](auto kernel, int box_rows, int k_split) {
-        if (sh.N % box_rows != 0) return;
-        const int slots_bytes = kTmaSlots * box_rows * 128 + 1024;
+      const int m_blocks = static_cast<int>((sh.M + 63) / 64);  // the 64x64 tiles' M blocks
+      const CUtensorMap map_a = host::make_tensor_map_2d("activations", in.da.get(), 1, sh.M, sh.K, sh.K, 64, 128, 128);
+      struct Variant {  // per_panel 2: m_blocks CTAs per weight panel, as the GEMM's 64x64 tiles
+        int rows, k_split, per_panel;
+        bool with_a;
+        int prefetch_kb;
+      };
+      const Variant variants[] = {{64, 1, 1, false, 0},  {64, 2, 1, false, 0},  {128, 1, 1, false, 0},
+                                  {128, 2, 1, false, 0}, {64, 1, 2, false, 0},  {64, 1, 2, true, 0},
+                                  {64, 2, 1, false, 16}, {64, 1, 2, false, 16}, {64, 1, 2, true, 16},
+                                  {64, 1, 2, true, 32}};
+      for (const Variant& v : variants) {
+        if (sh.N % v.rows != 0 || (v.with_a && sh.M < 64)) continue;  // (mostly out-of-bounds A boxes are slow)
+        const int per_panel = v.per_panel == 2 ? m_blocks : 1;
+        const int grid = static_cast<int>(sh.N / v.rows) * v.k_split * per_panel;
+        const int slot_bytes = v.rows * 128 + (v.with_a ? 64 * 128 : 0);
+        const int slots_bytes = kTmaSlots * slot_bytes + 1024;
+        auto kernel = v.rows == 64 ? read_stream_tma2d<kTmaSlots, 64> : read_stream_tma2d<kTmaSlots, 128>;
         check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, slots_bytes),
                    "cudaFuncSetAttribute(read_stream_tma2d)");
-        const CUtensorMap map = host::make_tensor_map_2d("weights", w.get(), 1, sh.N, sh.K, sh.K, box_rows, 128, 128);
-        const int grid = static_cast<int>(sh.N / box_rows) * k_split;
+        const CUtensorMap map =
+            host::make_tensor_map_2d("weights", w.get(), 1, sh.N, sh.K, sh.K, v.rows, 128, 128);
         const double us = time_us(ctx, [&] {
-          kernel<<<grid, 32, slots_bytes, ctx.stream>>>(map, num_k_blocks, k_split, sink.as<unsigned>());
+          kernel<<<grid, 32, slots_bytes, ctx.stream>>>(map, map_a, w.as<const uint8_t>(), sh.K, num_k_blocks,
+                                                         v.k_split, per_panel, v.with_a, v.prefetch_kb,
+                                                         sink.as<unsigned>());
         });
-        probes.push_back({"tma2d rows=" + std::to_string(box_rows) + " k_split=" + std::to_string(k_split) +
-                              " grid=" + std::to_string(grid),
+        probes.push_back({"tma2d rows=" + std::to_string(v.rows) + " k_split=" + std::to_string(v.k_split) +
+                              " per_panel=" + std::to_string(per_panel) + (v.with_a ? " +A" : "") +
+                              " pf=" + std::to_string(v.prefetch_kb) + " grid=" + std::to_string(grid),
                           us});
-      };
-      for (int k_split : {1, 2}) {
-        tma2d(read_stream_tma2d<kTmaSlots, 64>, 64, k_split);
-        tma2d(read_stream_tma2d<kTmaSlots, 128>, 128, k_split);
       }
     }
     check_cuda(cudaGetLastError(), "read probes");
