@@ -414,13 +414,16 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1)
           // Two scratch accumulators alternate; register arrays must be indexed by constants, hence the unrolled
           // pair.
           float partial0[kNumAccum], partial1[kNumAccum];
-          // Waits for K block `kb` in the ring, issues its wgmma into `dst`, reads its row scales.
+          // Waits for K block `kb` in the ring, reads its row scales, issues its wgmma into `dst`.
           auto issue = [&](float(&dst)[kNumAccum], float& scale0, float& scale1) {
             ptx::mbarrier_wait(&full_bar[issue_stage], issue_phase);
-            issue_wave(dst, issue_stage, 0);
+            // The scales are read before the wgmma are issued (issued after them, these loads likely wait behind the
+            // wgmma's operand reads in shared memory): -0.2..-1.2% at every M <= 256 shape, level at 2048x7168x2048
+            // (bench/results/2026-11-25-h100-gemm-s10-scalesfirst-ab-summary.txt).
             float sfa0, sfa1;
             row_scales(issue_stage, 0, sfa0, sfa1);
             const float sfb = block_scale_b(issue_stage);
+            issue_wave(dst, issue_stage, 0);
             scale0 = sfa0 * sfb;
             scale1 = sfa1 * sfb;
             advance_issue();
