@@ -202,18 +202,19 @@ std::vector<BenchRow> bench_read(const BenchContext& ctx, const std::vector<Gemm
       const int num_k_blocks = static_cast<int>((sh.K + 127) / 128);
       const int m_blocks = static_cast<int>((sh.M + 63) / 64);  // the 64x64 tiles' M blocks
       const CUtensorMap map_a = host::make_tensor_map_2d("activations", in.da.get(), 1, sh.M, sh.K, sh.K, 64, 128, 128);
-      struct Variant {  // per_panel 2: m_blocks CTAs per weight panel, as the GEMM's 64x64 tiles
-        int rows, k_split, per_panel;
+      struct Variant {
+        int rows, k_split;
+        bool per_m_block;  // one CTA per M block of each panel (all reading the panel), as the GEMM's 64x64 tiles
         bool with_a;
         int prefetch_kb;
       };
-      const Variant variants[] = {{64, 1, 1, false, 0},  {64, 2, 1, false, 0},  {128, 1, 1, false, 0},
-                                  {128, 2, 1, false, 0}, {64, 1, 2, false, 0},  {64, 1, 2, true, 0},
-                                  {64, 2, 1, false, 16}, {64, 1, 2, false, 16}, {64, 1, 2, true, 16},
-                                  {64, 1, 2, true, 32}};
+      const Variant variants[] = {{64, 1, false, false, 0},  {64, 2, false, false, 0},  {128, 1, false, false, 0},
+                                  {128, 2, false, false, 0}, {64, 1, true, false, 0},   {64, 1, true, true, 0},
+                                  {64, 2, false, false, 16}, {64, 1, true, false, 16},  {64, 1, true, true, 16},
+                                  {64, 1, true, true, 32}};
       for (const Variant& v : variants) {
         if (sh.N % v.rows != 0 || (v.with_a && sh.M < 64)) continue;  // (mostly out-of-bounds A boxes are slow)
-        const int per_panel = v.per_panel == 2 ? m_blocks : 1;
+        const int per_panel = v.per_m_block ? m_blocks : 1;
         const int grid = static_cast<int>(sh.N / v.rows) * v.k_split * per_panel;
         const int slot_bytes = v.rows * 128 + (v.with_a ? 64 * 128 : 0);
         const int slots_bytes = kTmaSlots * slot_bytes + 1024;
