@@ -223,8 +223,8 @@ struct EpilogueMXFP8 {
   // (gathered from the quad after the reduce-scatter, see apply).
   template <int kBlockN, bool kWords = kBlockN % 128 == 0>
   struct Pending {
-    uint8_t byte0[kBlockN / 32], byte1[kBlockN / 32];  // BLOCK_N = 64
-    uint32_t words[kWords ? kBlockN / 128 : 1];        // BLOCK_N % 128 == 0
+    uint8_t byte0[kWords ? 1 : kBlockN / 32], byte1[kWords ? 1 : kBlockN / 32];  // BLOCK_N = 64
+    uint32_t words[kWords ? kBlockN / 128 : 1];                                  // BLOCK_N % 128 == 0
 
     __device__ __forceinline__ void store(const EpilogueThreadCtx& ctx) const {
       const GemmParams& p = *ctx.params;
