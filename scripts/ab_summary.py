@@ -22,10 +22,12 @@ def main():
                     # (a forced tile that a format does not compile, e.g. g128 at 64x64, has no time)
                     if r["op"] == "gemm_nt" and "graph_us_per_call" in r:
                         table[(r["M"], r["N"], r["K"], r["format"])][f"{build}{rnd}"] = r["graph_us_per_call"]
+    for (m, n, k, fmt), d in table.items():
+        if len(d) != 4:  # an A/B is only meaningful over the same rows in all four runs
+            sys.exit(f"{m}x{n}x{k} {fmt}: timed in {sorted(d)} only, not in all of "
+                     f"{base}1 {base}2 {new}1 {new}2")
     print(f"graph us per call, mean of two alternating rounds: {base} vs {new}")
     for (m, n, k, fmt), d in table.items():
-        if len(d) != 4:
-            continue  # timed in only some of the four runs
         b = (d[base + "1"] + d[base + "2"]) / 2
         x = (d[new + "1"] + d[new + "2"]) / 2
         print(f"{m}x{n}x{k} {fmt:<6} {base} {b:8.2f} {new} {x:8.2f} ({x / b - 1:+.1%})")

@@ -144,9 +144,7 @@ TileChoice choose_dense_tile(int64_t M, int64_t N, int64_t K, int num_sms, int g
     // (bench/results/2026-11-25-h100-gemm-s8-model-sweep.json). In one wave the partial tiles only finish early:
     // 320x7168x2048 14.5 us vs the next best 16.2, 640x4096x7168 41.8 vs 42.0 (256x128) and 44.9 (128x128)
     // (bench/results/2026-11-25-h100-gemm-s9-model-mid-m.json).
-    if (c.block_m == 192 && M % 192 != 0 &&
-        ((M + 191) / 192) * ((N + c.block_n - 1) / c.block_n) > num_sms)
-      continue;
+    if (c.block_m == 192 && M % 192 != 0 && m_blocks * n_blocks > num_sms) continue;
     // Work is handed out per cluster: a pair of adjacent tiles per unit, over num_sms / cluster slots.
     const int64_t units = ((m_blocks + c.cluster_m - 1) / c.cluster_m) * ((n_blocks + c.cluster_n - 1) / c.cluster_n);
     const int64_t slots = num_sms / cluster;
